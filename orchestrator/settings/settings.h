@@ -1,0 +1,110 @@
+#pragma once
+// Node settings: one struct, loaded from (highest precedence first) flags > environment >
+// node.conf > config/distributed_hosts.yaml > defaults. yaml-cpp stays in the .cc files.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/base/status.h"
+
+namespace rift::settings {
+
+// One entry of `hosts:` in distributed_hosts.yaml (the original's keys, plus ours).
+struct Host {
+  std::string id;
+  std::string ssh_host;
+  std::string ssh_user;
+  int ssh_port = 22;
+  std::string ssh_key;
+  std::string ringrift_path;
+  std::string venv_activate;
+  double memory_gb = 0;
+  int cpus = 0;
+  std::string gpu;
+  std::string role;      // selfplay | nn_training | cmaes | all ...
+  std::string status = "ready";    // ready | disabled | maintenance
+  std::vector<std::string> capabilities;
+  int max_parallel_jobs = 0;
+  bool p2p_voter = false;
+  bool nat_blocked = false;  // outbound-only
+  std::string p2p_url;       // ours: where its daemon listens (default http://ssh_host:8770)
+  int line = 0;              // line in the YAML file (for error messages)
+};
+
+struct Timers {
+  std::chrono::milliseconds probe_interval{1000};
+  std::chrono::milliseconds probe_timeout{500};
+  std::chrono::milliseconds suspicion_min{2000};
+  std::chrono::milliseconds suspicion_max{12000};
+  std::chrono::milliseconds dead_reap_ttl{600000};
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds election_timeout{3000};
+};
+// Named timer profiles: "default" (conservative), "etcd" (100 ms / 1000 ms, etcd's defaults),
+// "fast" (50 ms / 250 ms). Returns nullopt for an unknown name.
+std::optional<Timers> TimerProfile(const std::string& name);
+
+struct Settings {
+  std::string node_id;
+  int port = 8770;
+  std::string bind_host = "0.0.0.0";
+  std::string advertise_url;        // default: http://<hostname>:<port>, or loopback if bound there
+  std::string coordinator_url;
+  std::vector<std::string> extra_peers;
+  std::string ringrift_dir = ".";   // state in <dir>/state, data in <dir>/data
+  std::vector<std::string> voters;  // RINGRIFT_P2P_VOTERS, else YAML p2p_voters, else hosts
+                                    // with p2p_voter: true
+  std::string preferred_leader;
+  std::string leader_mode = "elected";  // elected | static
+  std::string auth_token;           // resolved token (never logged)
+  std::string auth_token_file;
+  bool require_auth = false;
+  int ssh_port = 22;
+  std::string hosts_file;           // path of distributed_hosts.yaml actually read ("" = none)
+  std::vector<Host> hosts;
+  std::string timer_profile = "default";
+  Timers timers;
+  std::string log_file;             // empty: stderr
+  bool outbound_only = false;
+
+  // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs.
+  std::vector<std::string> Seeds() const;
+};
+
+// A problem found while loading, with where it was found. `line` is 0 when not applicable.
+struct Problem {
+  enum class Severity { kError, kWarning };
+  Severity severity = Severity::kError;
+  std::string file;  // path, "environment", "flags" or "" (derived)
+  int line = 0;
+  std::string key;
+  std::string message;
+  std::string ToString() const;  // "node.conf:3: P2P_PORT: expected an integer, got 'abc'"
+};
+
+// Where settings come from. Unset members mean "not given".
+struct Sources {
+  std::map<std::string, std::string> flags;  // canonical env-style keys, e.g. "NODE_ID"
+  std::map<std::string, std::string> env;    // the process environment (only known keys used)
+  std::optional<std::string> node_conf_path; // --config; default /etc/ringrift/node.conf if
+                                             // it exists and use_default_paths
+  std::optional<std::string> hosts_yaml_path;  // default <RINGRIFT_DIR>/config/distributed_hosts.yaml
+  bool use_default_paths = true;
+};
+
+// Loads and validates. Every problem found is appended to `problems` (all of them, not only the
+// first). Returns an error status if any problem is an error.
+Result<Settings> Load(const Sources& sources, std::vector<Problem>* problems);
+
+// Environment of this process, restricted to the keys settings know.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// Extra checks for --check-config / `riftctl config check`: token file permissions and
+// readability, port availability (binds and releases), voter count (even -> warning), duplicate
+// ids. Appends to `problems`.
+void CheckDeployment(const Settings& s, std::vector<Problem>* problems);
+
+}  // namespace rift::settings
