@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints its figures. Not part of the test suite: timings on a shared
+# 2-core machine are noisy, so read ratios within one run.
+#   bench/run.sh [all|failover|detection|rss|health|sim]   (default: all)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+build=${RIFT_BENCH_BUILD:-build/bench}
+what=${1:-all}
+trials=${RIFT_BENCH_TRIALS:-9}
+
+deploy/bootstrap.sh deps --test >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" --target ringrift-p2p riftctl cluster_bench sim_convergence >/dev/null
+export RIFT_P2P_BINARY="$here/$build/bin/ringrift-p2p"
+bench="$build/bench/cluster_bench"
+
+section() { printf '\n## %s\n' "$*"; }
+
+run_failover() {
+  section "failover: kill -9 the leader of 3 voters on loopback"
+  "$bench" failover --trials "$trials" --profile etcd
+  "$bench" failover --trials "$trials" --profile default
+}
+run_detection() {
+  section "detection: kill -9 a worker in a 5-node cluster"
+  "$bench" detection --trials "$trials" --profile default
+}
+run_rss() {
+  section "idle memory"
+  "$bench" rss --seconds 10
+}
+run_health() {
+  section "/health throughput and latency (wrk -t2 -c50 -d10s)"
+  local dir port pid
+  dir=$(mktemp -d)
+  NODE_ID=b1 RINGRIFT_DIR="$dir" P2P_PORT=0 BIND_HOST=127.0.0.1 RINGRIFT_P2P_VOTERS=b1 \
+    RINGRIFT_CLUSTER_AUTH_TOKEN=bench-token "$RIFT_P2P_BINARY" >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -s "$dir/state/p2p.port" ] && break; sleep 0.1; done
+  port=$(cat "$dir/state/p2p.port")
+  wrk -t2 -c50 -d10s --latency "http://127.0.0.1:$port/health" | grep -E 'Requests/sec|99%|50%'
+  section "/health p99 while /status and /metrics are under load"
+  wrk -t1 -c32 -d12s -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$port/status" \
+    >/dev/null &
+  local load1=$!
+  wrk -t1 -c32 -d12s -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$port/metrics" \
+    >/dev/null &
+  local load2=$!
+  sleep 1
+  wrk -t1 -c4 -d10s --latency "http://127.0.0.1:$port/health" | grep -E 'Requests/sec|99%|50%'
+  wait "$load1" "$load2" || true
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+run_sim() {
+  section "simulated convergence (deterministic simulator)"
+  "$build/tests/sim/sim_convergence"
+}
+
+case "$what" in
+  all) run_failover; run_detection; run_rss; run_health; run_sim ;;
+  failover) run_failover ;;
+  detection) run_detection ;;
+  rss) run_rss ;;
+  health) run_health ;;
+  sim) run_sim ;;
+  *) echo "unknown benchmark: $what" >&2; exit 2 ;;
+esac
