@@ -49,12 +49,17 @@ install_pkgs() {
 
 jobs_flag() { echo "-j$(nproc 2>/dev/null || echo 2)"; }
 
-build() {  # build DIR CMAKE_ARGS...
+build() {  # build DIR CMAKE_ARGS...   (targets from $TARGETS, default all)
   local dir=$1; shift
   log "configuring $dir"
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
   log "building $dir"
-  cmake --build "$dir" "$(jobs_flag)"
+  local targets=()
+  if [ -n "${TARGETS:-}" ]; then
+    read -r -a names <<<"$TARGETS"
+    targets=(--target "${names[@]}")
+  fi
+  cmake --build "$dir" "$(jobs_flag)" "${targets[@]}"
 }
 
 cmd=${1:-}
@@ -65,11 +70,13 @@ case "$cmd" in
     ;;
   build)
     install_pkgs "${BUILD_PKGS[@]}"
-    build build/release -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF
+    TARGETS="ringrift-p2p riftctl" build build/release -DCMAKE_BUILD_TYPE=Release \
+      -DRIFT_BUILD_TESTS=OFF
     ;;
   demo)
     install_pkgs "${BUILD_PKGS[@]}"
-    build build/release -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF
+    TARGETS="ringrift-p2p riftctl" build build/release -DCMAKE_BUILD_TYPE=Release \
+      -DRIFT_BUILD_TESTS=OFF
     exec examples/demo.sh build/release
     ;;
   test)
