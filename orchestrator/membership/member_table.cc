@@ -1,0 +1,281 @@
+// Member records, SWIM merge rules, suspicion timing and the piggybacked gossip queue.
+#include <algorithm>
+#include <cmath>
+
+#include "orchestrator/membership/membership_impl.h"
+
+namespace rift::membership {
+
+using protocol::MemberDigest;
+using protocol::MemberState;
+
+namespace {
+
+constexpr int kRetransmitMult = 4;  // memberlist's default: each change rides ~4*log10(n) msgs
+constexpr size_t kMaxConfirmations = 16;
+constexpr size_t kMaxConflicts = 16;
+
+std::string HostOf(const std::string& url) {
+  std::string rest = url;
+  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  if (std::count(rest.begin(), rest.end(), ':') == 1) rest = rest.substr(0, rest.find(':'));
+  std::transform(rest.begin(), rest.end(), rest.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  return rest;
+}
+
+}  // namespace
+
+bool IsLoopbackUrl(const std::string& url) {
+  std::string host = HostOf(url);
+  return host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") ||
+         host == "::1" || host == "0:0:0:0:0:0:0:1";
+}
+
+Record* Membership::Impl::Find(const std::string& id) {
+  auto it = members.find(id);
+  return it == members.end() ? nullptr : &it->second;
+}
+
+Record* Membership::Impl::Insert(const MemberDigest& d, TimePoint now) {
+  Record& r = members[d.node_id];
+  r.digest = d;
+  r.digest.state = MemberState::kAlive;
+  r.state_since = now;
+  r.index = ids.size();
+  ids.push_back(d.node_id);
+  ++alive;
+  if (d.outbound_only) outbound_only.insert(d.node_id);
+  if (d.state != MemberState::kAlive) SetState(r, d.state, d.incarnation, now);
+  return &r;
+}
+
+void Membership::Impl::Remove(const std::string& id) {
+  auto it = members.find(id);
+  if (it == members.end()) return;
+  if (it->second.digest.state == MemberState::kAlive) --alive;
+  // Swap-remove keeps `ids` dense.
+  size_t i = it->second.index;
+  ids[i] = ids.back();
+  members[ids[i]].index = i;
+  ids.pop_back();
+  suspects.erase(id);
+  dead.erase(id);
+  outbound_only.erase(id);
+  if (auto q = queued.find(id); q != queued.end()) {
+    queue.erase(q->second);
+    queued.erase(q);
+  }
+  members.erase(it);
+}
+
+void Membership::Impl::SetState(Record& r, MemberState s, uint64_t inc, TimePoint now) {
+  MemberState old = r.digest.state;
+  r.digest.incarnation = inc;
+  if (old == s) return;
+  const std::string& id = r.digest.node_id;
+  if (old == MemberState::kAlive) --alive;
+  if (old == MemberState::kSuspect) suspects.erase(id);
+  if (old == MemberState::kDead) dead.erase(id);
+  if (s == MemberState::kAlive) ++alive;
+  if (s == MemberState::kSuspect) suspects.insert(id);
+  if (s == MemberState::kDead) dead.insert(id);
+  r.digest.state = s;
+  r.state_since = now;
+  r.suspecters.clear();
+}
+
+void Membership::Impl::Suspect(Record& r, const std::string& by, TimePoint now) {
+  SetState(r, MemberState::kSuspect, r.digest.incarnation, now);
+  if (!by.empty()) r.suspecters.push_back(by);
+  Enqueue(r.digest.node_id);
+}
+
+void Membership::Impl::Merge(const MemberDigest& d, const std::string& sender, TimePoint now) {
+  if (d.node_id.empty()) return;
+  if (d.node_id == config.node_id) return MergeSelf(d);
+  if (!UrlAllowed(d.url)) return;
+  Record* r = Find(d.node_id);
+  if (r == nullptr) {
+    // Never heard of it: a dead rumour adds nothing worth probing.
+    if (d.state == MemberState::kDead) return;
+    r = Insert(d, now);
+    if (d.state == MemberState::kSuspect && !sender.empty()) r->suspecters.push_back(sender);
+    Enqueue(d.node_id);
+    return;
+  }
+  MemberDigest& m = r->digest;
+  switch (d.state) {
+    case MemberState::kAlive:
+      if (d.incarnation <= m.incarnation) return;
+      m.url = d.url;
+      m.boot_id = d.boot_id;
+      m.voter = d.voter;
+      if (m.outbound_only != d.outbound_only) {
+        m.outbound_only = d.outbound_only;
+        if (d.outbound_only) {
+          outbound_only.insert(d.node_id);
+        } else {
+          outbound_only.erase(d.node_id);
+        }
+      }
+      SetState(*r, MemberState::kAlive, d.incarnation, now);
+      break;
+    case MemberState::kSuspect:
+      if (m.state == MemberState::kSuspect) {
+        if (d.incarnation > m.incarnation) {
+          m.incarnation = d.incarnation;
+        } else if (d.incarnation == m.incarnation && !sender.empty() &&
+                   r->suspecters.size() < kMaxConfirmations &&
+                   std::find(r->suspecters.begin(), r->suspecters.end(), sender) ==
+                       r->suspecters.end()) {
+          r->suspecters.push_back(sender);  // shortens the timeout; not news worth gossiping
+        }
+        return;
+      }
+      if (m.state == MemberState::kAlive ? d.incarnation < m.incarnation
+                                         : d.incarnation <= m.incarnation) {
+        return;
+      }
+      SetState(*r, MemberState::kSuspect, d.incarnation, now);
+      if (!sender.empty()) r->suspecters.push_back(sender);
+      break;
+    case MemberState::kDead:
+      if (m.state == MemberState::kDead) {
+        m.incarnation = std::max(m.incarnation, d.incarnation);
+        return;
+      }
+      if (d.incarnation < m.incarnation) return;
+      SetState(*r, MemberState::kDead, d.incarnation, now);
+      break;
+  }
+  Enqueue(d.node_id);
+}
+
+void Membership::Impl::MergeSelf(const MemberDigest& d) {
+  bool same_boot = d.boot_id == config.boot_id;
+  if (!same_boot && d.url != config.advertise_url) {
+    // Another process claims our id: report it, never merge it.
+    auto known = std::find_if(conflicts.begin(), conflicts.end(), [&](const Conflict& c) {
+      return c.other_url == d.url;
+    });
+    if (known == conflicts.end() && conflicts.size() < kMaxConflicts) {
+      conflicts.push_back({d.node_id, d.url,
+                           "another process (boot " + std::to_string(d.boot_id) + ", " +
+                               protocol::MemberStateName(d.state) + ", incarnation " +
+                               std::to_string(d.incarnation) + ") claims this node id"});
+    }
+    if (d.incarnation >= incarnation) incarnation = d.incarnation + 1;
+    return;
+  }
+  if (d.incarnation < incarnation) return;
+  if (d.state != MemberState::kAlive) {
+    // Being suspected hints that we are the slow one (Lifeguard).
+    RaiseHealth();
+    incarnation = d.incarnation + 1;
+  } else if (!same_boot) {
+    incarnation = d.incarnation + 1;  // an earlier boot of ours must not outrank us
+  }
+}
+
+void Membership::Impl::Enqueue(const std::string& id) {
+  if (auto q = queued.find(id); q != queued.end()) queue.erase(q->second);
+  BroadcastKey key{0, ++version, id};
+  queue.insert(key);
+  queued[id] = key;
+}
+
+MemberDigest Membership::Impl::SelfDigest() const {
+  MemberDigest d;
+  d.node_id = config.node_id;
+  d.url = config.advertise_url;
+  d.incarnation = incarnation;
+  d.boot_id = config.boot_id;
+  d.state = MemberState::kAlive;
+  d.voter = config.voter;
+  d.outbound_only = config.outbound_only;
+  return d;
+}
+
+std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id) {
+  const size_t limit = static_cast<size_t>(std::max(1, config.timers.max_gossip));
+  std::vector<MemberDigest> out;
+  out.reserve(limit);
+  out.push_back(SelfDigest());  // regular self-advertisement: carries refutations, spreads us
+  auto included = [&](const std::string& id) {
+    return std::any_of(out.begin(), out.end(), [&](const MemberDigest& d) {
+      return d.node_id == id;
+    });
+  };
+  if (Record* peer = Find(peer_id);
+      peer != nullptr && peer->digest.state != MemberState::kAlive && out.size() < limit) {
+    out.push_back(peer->digest);
+  }
+
+  std::vector<BroadcastKey> taken;
+  for (auto it = queue.begin(); it != queue.end() && out.size() < limit; ++it) {
+    Record* r = Find(it->node_id);
+    if (r == nullptr || included(it->node_id)) continue;
+    out.push_back(r->digest);
+    taken.push_back(*it);
+  }
+  const int n = static_cast<int>(members.size()) + 1;
+  const int max_transmits = kRetransmitMult * static_cast<int>(std::ceil(std::log10(n + 1)));
+  for (BroadcastKey key : taken) {
+    queue.erase(key);
+    if (++key.transmits < max_transmits) {
+      queue.insert(key);
+      queued[key.node_id] = key;
+    } else {
+      queued.erase(key.node_id);
+    }
+  }
+
+  // Peer exchange: spare room carries random live members, so one seed is enough to learn all.
+  for (size_t tries = 2 * (limit - out.size()); tries > 0 && out.size() < limit && !ids.empty();
+       --tries) {
+    const Record& r = members[ids[random->Uniform(ids.size())]];
+    if (r.digest.state == MemberState::kDead || included(r.digest.node_id)) continue;
+    out.push_back(r.digest);
+  }
+  return out;
+}
+
+bool Membership::Impl::UrlAllowed(const std::string& url) const {
+  return !url.empty() && (self_loopback || !IsLoopbackUrl(url));
+}
+
+Duration Membership::Impl::Scaled(Duration d) const { return d * (1 + local_health); }
+
+Duration Membership::Impl::SuspicionTimeout(const Record& r) const {
+  const Timers& t = config.timers;
+  const double n = static_cast<double>(alive + suspects.size() + 1);
+  auto scaled = std::chrono::duration_cast<Duration>(t.suspicion_mult *
+                                                     std::log10(std::max(n, 2.0)) *
+                                                     t.probe_interval);
+  Duration max_t = t.suspicion_max;
+  Duration min_t = std::min(std::max(t.suspicion_min, scaled), max_t);
+  // Lifeguard: start at max, fall towards min as independent confirmations arrive.
+  int expected = static_cast<int>(t.suspicion_mult) - 2;
+  if (n - 2 < expected) expected = 0;
+  Duration timeout = min_t;
+  if (expected >= 1) {
+    double confirmations = r.suspecters.empty() ? 0.0 : static_cast<double>(r.suspecters.size() - 1);
+    double frac = std::log(confirmations + 1) / std::log(expected + 1.0);
+    auto shrink = std::chrono::duration_cast<Duration>((max_t - min_t) * std::min(frac, 1.0));
+    timeout = max_t - shrink;
+  }
+  return Scaled(timeout);
+}
+
+void Membership::Impl::RaiseHealth() {
+  local_health = std::min(local_health + 1, std::max(0, config.timers.max_local_health));
+}
+
+void Membership::Impl::LowerHealth() { local_health = std::max(local_health - 1, 0); }
+
+}  // namespace rift::membership

@@ -1,0 +1,331 @@
+#include "orchestrator/membership/membership.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rift::membership {
+namespace {
+
+using protocol::Envelope;
+using protocol::MemberDigest;
+using protocol::MemberState;
+
+constexpr Duration kStep = milliseconds(10);
+constexpr uint64_t kSeed = 42;
+
+Timers FastTimers() {
+  Timers t;
+  t.probe_interval = milliseconds(100);
+  t.probe_timeout = milliseconds(40);
+  t.indirect_probes = 2;
+  t.suspicion_min = milliseconds(300);
+  t.suspicion_max = milliseconds(1000);
+  t.dead_reap_ttl = seconds(3);
+  t.rejoin_interval = seconds(2);
+  t.max_gossip = 8;
+  return t;
+}
+
+std::string IdFor(int i) { return "n" + std::to_string(i); }
+std::string UrlFor(int i) { return "http://10.0.0." + std::to_string(i + 1) + ":8770"; }
+
+Config ConfigFor(int i, std::vector<std::string> seeds, uint64_t incarnation = 1) {
+  Config c;
+  c.node_id = IdFor(i);
+  c.advertise_url = UrlFor(i);
+  c.incarnation = incarnation;
+  c.boot_id = 100 + static_cast<uint64_t>(i);
+  c.seeds = std::move(seeds);
+  c.timers = FastTimers();
+  return c;
+}
+
+std::optional<MemberView> ViewOf(const Membership& m, const std::string& id) {
+  for (const MemberView& v : m.Members()) {
+    if (v.node_id == id) return v;
+  }
+  return std::nullopt;
+}
+
+bool Sees(const Membership& m, const std::string& id, MemberState state) {
+  auto v = ViewOf(m, id);
+  return v && v->state == state;
+}
+
+struct Node {
+  Config config;
+  Random random;
+  std::unique_ptr<Membership> m;
+  bool up = true;
+};
+
+// Zero-latency network keyed by URL, with a fake clock. Replies travel back like any message;
+// `drop` loses chosen envelopes. Outbound-only nodes receive only replies (they are behind NAT).
+class Cluster {
+ public:
+  std::function<bool(const Envelope&)> drop = [](const Envelope&) { return false; };
+
+  Membership& Add(Config config) {
+    auto node = std::make_unique<Node>(Node{config, Random(kSeed + nodes_.size()), nullptr});
+    node->m = std::make_unique<Membership>(config, &node->random, now_);
+    by_url_[config.advertise_url] = node.get();
+    nodes_.push_back(std::move(node));
+    return *nodes_.back()->m;
+  }
+  Membership& Add(int i, std::vector<std::string> seeds = {UrlFor(0)}) {
+    return Add(ConfigFor(i, i == 0 ? std::vector<std::string>{} : std::move(seeds)));
+  }
+  void Kill(const std::string& url) { by_url_.at(url)->up = false; }
+  Membership& At(const std::string& url) { return *by_url_.at(url)->m; }
+  Membership& At(int i) { return At(UrlFor(i)); }
+  TimePoint now() const { return now_; }
+
+  void Step() {
+    now_ += kStep;
+    for (auto& node : nodes_) {
+      if (node->up && by_url_[node->config.advertise_url] == node.get()) {
+        Deliver(node->m->Tick(now_));
+      }
+    }
+  }
+  void Run(Duration d) {
+    for (TimePoint end = now_ + d; now_ < end;) Step();
+  }
+  // Steps until `done` holds; false if `limit` passes first.
+  bool RunUntil(const std::function<bool()>& done, Duration limit) {
+    for (TimePoint end = now_ + limit; now_ < end;) {
+      Step();
+      if (done()) return true;
+    }
+    return false;
+  }
+  bool AllSeeEachOther() const {
+    for (const auto& [url, node] : by_url_) {
+      if (node->up && node->m->AliveCount() != by_url_.size() - 1) return false;
+    }
+    return true;
+  }
+
+ private:
+  void Deliver(std::vector<Envelope> batch) {
+    std::deque<std::pair<Envelope, bool>> queue;  // (envelope, is_reply)
+    for (auto& e : batch) queue.emplace_back(std::move(e), false);
+    for (int budget = 100000; !queue.empty() && budget > 0; --budget) {
+      auto [e, is_reply] = std::move(queue.front());
+      queue.pop_front();
+      auto to = by_url_.find(e.to_url);
+      auto from = by_url_.find(e.from_url);
+      if (to == by_url_.end() || !to->second->up || from == by_url_.end() || !from->second->up) {
+        continue;
+      }
+      if ((to->second->config.outbound_only && !is_reply) || drop(e)) continue;
+      protocol::Output out = to->second->m->Receive(e, now_);
+      for (auto& r : out.replies) queue.emplace_back(std::move(r), true);
+      for (auto& o : out.outbound) queue.emplace_back(std::move(o), false);
+    }
+  }
+
+  TimePoint now_ = TimePoint(std::chrono::hours(1));
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::map<std::string, Node*> by_url_;
+};
+
+bool Between(const Envelope& e, int a, int b) {
+  return (e.from_url == UrlFor(a) && e.to_url == UrlFor(b)) ||
+         (e.from_url == UrlFor(b) && e.to_url == UrlFor(a));
+}
+
+TEST(MembershipTest, TwoNodesJoinThroughOneSeed) {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  EXPECT_EQ(c.At(1).UrlOf("n2"), UrlFor(2));
+  EXPECT_EQ(c.At(2).AliveIds(), (std::vector<std::string>{"n0", "n1"}));
+  EXPECT_EQ(c.At(0).local_health(), 0);
+}
+
+TEST(MembershipTest, TenNodesSeededOnlyWithNodeZeroLearnEachOther) {
+  Cluster c;
+  for (int i = 0; i < 10; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(5)));
+  EXPECT_EQ(c.At(9).Members().size(), 9u);
+}
+
+TEST(MembershipTest, JoinFailsOverToTheNextSeed) {
+  Cluster c;
+  c.Add(0);
+  c.Add(1, {UrlFor(7), UrlFor(0)});  // the first seed does not exist
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+}
+
+TEST(MembershipTest, KilledNodeGoesSuspectThenDeadAndIsReapedAfterTtl) {
+  Cluster c;
+  for (int i = 0; i < 5; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(3)));
+  c.Kill(UrlFor(4));
+  // Round robin reaches it within one round of 4 probes; allow for widened periods.
+  ASSERT_TRUE(c.RunUntil([&] { return !Sees(c.At(0), "n4", MemberState::kAlive); },
+                         10 * FastTimers().probe_interval));
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int i = 0; i < 4; ++i) {
+          if (!Sees(c.At(i), "n4", MemberState::kDead)) return false;
+        }
+        return true;
+      },
+      30 * FastTimers().probe_interval));
+  EXPECT_EQ(c.At(0).AliveCount(), 3u);
+  ASSERT_TRUE(c.RunUntil([&] { return !ViewOf(c.At(0), "n4"); },
+                         FastTimers().dead_reap_ttl + 3 * FastTimers().probe_interval));
+  EXPECT_EQ(c.At(0).Members().size(), 3u);
+}
+
+TEST(MembershipTest, SuspectedNodeRefutesWithHigherIncarnation) {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  const uint64_t before = c.At(2).incarnation();
+  c.drop = [](const Envelope& e) { return e.from_url == UrlFor(2) || e.to_url == UrlFor(2); };
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        return Sees(c.At(0), "n2", MemberState::kSuspect) ||
+               Sees(c.At(1), "n2", MemberState::kSuspect);
+      },
+      seconds(2)));
+  c.drop = [](const Envelope&) { return false; };
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        auto a = ViewOf(c.At(0), "n2");
+        auto b = ViewOf(c.At(1), "n2");
+        return a && b && a->state == MemberState::kAlive && b->state == MemberState::kAlive &&
+               a->incarnation > before && b->incarnation > before;
+      },
+      seconds(2)));
+  EXPECT_GT(c.At(2).incarnation(), before);
+}
+
+TEST(MembershipTest, RestartedNodeReplacesItsDeadRecord) {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  c.Kill(UrlFor(2));
+  ASSERT_TRUE(c.RunUntil([&] { return Sees(c.At(0), "n2", MemberState::kDead); }, seconds(5)));
+  Config restarted = ConfigFor(2, {UrlFor(0)}, /*incarnation=*/1000);
+  restarted.boot_id = 777;
+  c.Add(restarted);
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int i = 0; i < 2; ++i) {
+          auto v = ViewOf(c.At(i), "n2");
+          if (!v || v->state != MemberState::kAlive || v->incarnation < 1000) return false;
+        }
+        return true;
+      },
+      seconds(2)));
+  EXPECT_TRUE(c.At(0).Conflicts().empty());
+  EXPECT_TRUE(c.At(2).Conflicts().empty());
+}
+
+TEST(MembershipTest, DuplicateIdIsReportedAsConflict) {
+  Cluster c;
+  c.Add(0);
+  c.Add(1);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  Config impostor = ConfigFor(1, {UrlFor(0)}, /*incarnation=*/5);
+  impostor.advertise_url = UrlFor(5);
+  impostor.boot_id = 999;
+  Membership& other = c.Add(impostor);
+  ASSERT_TRUE(c.RunUntil(
+      [&] { return !c.At(1).Conflicts().empty() && !other.Conflicts().empty(); }, seconds(3)));
+  EXPECT_EQ(c.At(1).Conflicts()[0].node_id, "n1");
+  EXPECT_EQ(c.At(1).Conflicts()[0].other_url, UrlFor(5));
+  EXPECT_EQ(other.Conflicts()[0].other_url, UrlFor(1));
+}
+
+Envelope PingFrom(const std::string& id, const std::string& url,
+                  std::vector<MemberDigest> gossip) {
+  Envelope e;
+  e.from_id = id;
+  e.from_url = url;
+  e.to_url = "irrelevant";
+  e.body = protocol::Ping{1, "", std::move(gossip)};
+  return e;
+}
+
+TEST(MembershipTest, LoopbackUrlIsRefusedWhenWeAdvertiseNonLoopback) {
+  Random random(kSeed);
+  TimePoint now{};
+  Membership m(ConfigFor(0, {}), &random, now);
+  auto out = m.Receive(PingFrom("evil", "http://127.0.0.1:9000",
+                                {{"evil", "http://127.0.0.1:9000", 3, 1},
+                                 {"local", "http://localhost:8770", 3, 2},
+                                 {"v6", "http://[::1]:8770", 3, 3},
+                                 {"good", "http://10.0.0.9:8770", 3, 4}}),
+                       now);
+  ASSERT_EQ(out.replies.size(), 1u);  // still answered: refusing to list is not refusing to talk
+  EXPECT_EQ(m.AliveIds(), std::vector<std::string>{"good"});
+}
+
+TEST(MembershipTest, LoopbackUrlIsAcceptedWhenWeAdvertiseLoopback) {
+  Random random(kSeed);
+  TimePoint now{};
+  Config config = ConfigFor(0, {});
+  config.advertise_url = "http://127.0.0.1:8770";
+  Membership m(config, &random, now);
+  (void)m.Receive(PingFrom("peer", "http://127.0.0.1:8771",
+                           {{"peer", "http://127.0.0.1:8771", 3, 1}}),
+                  now);
+  EXPECT_EQ(m.AliveIds(), std::vector<std::string>{"peer"});
+}
+
+TEST(MembershipTest, IndirectProbeKeepsNodeAliveWhenDirectPathIsDropped) {
+  Cluster c;
+  for (int i = 0; i < 3; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  c.drop = [](const Envelope& e) { return Between(e, 0, 2); };
+  for (TimePoint end = c.now() + seconds(5); c.now() < end;) {
+    c.Step();
+    ASSERT_TRUE(Sees(c.At(0), "n2", MemberState::kAlive));
+    ASSERT_TRUE(Sees(c.At(2), "n0", MemberState::kAlive));
+  }
+  EXPECT_EQ(c.At(0).incarnation(), 1u);  // never even suspected
+  EXPECT_EQ(c.At(2).incarnation(), 1u);
+}
+
+TEST(MembershipTest, SlowObserverRaisesLocalHealth) {
+  Cluster c;
+  for (int i = 0; i < 4; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  c.drop = [](const Envelope& e) {
+    return e.to_id == "n3" && std::holds_alternative<protocol::Ack>(e.body);
+  };
+  ASSERT_TRUE(c.RunUntil([&] { return c.At(3).local_health() >= 3; }, seconds(3)));
+  // The others still hear its acks, so it stays alive to them.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Sees(c.At(i), "n3", MemberState::kAlive));
+}
+
+TEST(MembershipTest, OutboundOnlyFlagPropagatesAndSuchNodesStayAlive) {
+  Cluster c;
+  c.Add(0);
+  c.Add(1);
+  Config nat = ConfigFor(2, {UrlFor(0)});
+  nat.outbound_only = true;
+  c.Add(nat);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  auto v = ViewOf(c.At(1), "n2");
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->outbound_only);
+  c.Run(seconds(5));
+  EXPECT_TRUE(Sees(c.At(0), "n2", MemberState::kAlive));
+  EXPECT_TRUE(Sees(c.At(1), "n2", MemberState::kAlive));
+}
+
+}  // namespace
+}  // namespace rift::membership
