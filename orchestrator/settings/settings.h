@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "orchestrator/base/status.h"
@@ -70,8 +71,12 @@ struct Settings {
   std::string log_file;             // empty: stderr
   bool outbound_only = false;
 
-  // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs.
+  // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
+  // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);
+  // never contains our own advertise_url or our own host entry.
   std::vector<std::string> Seeds() const;
+  // The `hosts:` entry with this id, or nullptr.
+  const Host* FindHost(std::string_view id) const;
 };
 
 // A problem found while loading, with where it was found. `line` is 0 when not applicable.
@@ -83,7 +88,14 @@ struct Problem {
   std::string key;
   std::string message;
   std::string ToString() const;  // "node.conf:3: P2P_PORT: expected an integer, got 'abc'"
+                                 // warnings: "node.conf:7: FOO: warning: unknown key"
 };
+
+// True if any problem is an error (warnings alone do not fail a load).
+bool HasErrors(const std::vector<Problem>& problems);
+
+// The canonical keys understood in flags, the environment and node.conf, e.g. "NODE_ID".
+const std::vector<std::string>& KnownKeys();
 
 // Where settings come from. Unset members mean "not given".
 struct Sources {
@@ -97,6 +109,14 @@ struct Sources {
 
 // Loads and validates. Every problem found is appended to `problems` (all of them, not only the
 // first). Returns an error status if any problem is an error.
+//
+// Per key, the first source that gives a non-empty value wins: an empty value (`KEY=` in
+// node.conf, an exported but empty variable) falls through to the next source. Timers: the
+// profile (RINGRIFT_TIMER_PROFILE / timers.profile) sets all timers, then each individual
+// override is applied from whichever source gives it. SSH_PORT defaults to hosts[NODE_ID].ssh_port
+// and RINGRIFT_OUTBOUND_ONLY to hosts[NODE_ID].nat_blocked. Hosts without p2p_url get
+// http://<ssh_host>:8770 filled in. An explicitly named file that is missing is an error; a
+// default path that is missing is skipped.
 Result<Settings> Load(const Sources& sources, std::vector<Problem>* problems);
 
 // Environment of this process, restricted to the keys settings know.

@@ -1,0 +1,274 @@
+// distributed_hosts.yaml. yaml-cpp is confined to this file; its exceptions are caught here.
+// Strict: unknown keys and wrong types are errors (a typo in a cluster file should not silently
+// change who votes), except the sections later modules own, which are skipped.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "orchestrator/settings/internal.h"
+
+namespace rift::settings::internal {
+namespace {
+
+// Sections defined by later modules (jobs, sync, cleanup, watchdog, pipeline): accepted as-is.
+const std::set<std::string> kOtherSections = {"jobs",    "file_classes", "sync",
+                                              "cleanup", "watchdog",     "pipeline"};
+const std::vector<std::string> kTopKeys = {"hosts",    "p2p_voters", "preferred_leader",
+                                           "leader_mode", "timers",  "jobs",
+                                           "file_classes", "sync",   "cleanup",
+                                           "watchdog", "pipeline"};
+const std::vector<std::string> kTimerKeys = {
+    "profile",         "probe_interval_ms", "probe_timeout_ms", "suspicion_min_ms",
+    "suspicion_max_ms", "dead_reap_ttl_ms", "heartbeat_ms",     "election_timeout_ms"};
+const std::vector<std::string> kHostKeys = {
+    "ssh_host", "ssh_user",     "ssh_port",          "ssh_key",   "ringrift_path",
+    "venv_activate", "memory_gb", "cpus",            "gpu",       "role",
+    "status",   "capabilities", "max_parallel_jobs", "p2p_voter", "nat_blocked",
+    "p2p_url"};
+
+int LineOf(const YAML::Node& n) { return n.Mark().line + 1; }  // yaml-cpp lines are 0-based
+
+const char* TypeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "an undefined value";
+  }
+}
+
+// Converts one value, reporting type errors against `key` at the value's line.
+class Reader {
+ public:
+  Reader(std::string path, std::vector<Problem>* problems)
+      : path_(std::move(path)), problems_(problems) {}
+
+  void Error(const YAML::Node& at, const std::string& key, const std::string& msg) {
+    problems_->push_back(MakeError(path_, LineOf(at), key, msg));
+  }
+
+  bool String(const YAML::Node& n, const std::string& key, std::string* out) {
+    if (n.IsNull()) return true;  // `key:` with nothing: leave the default
+    if (!n.IsScalar()) {
+      Error(n, key, std::string("expected a string, got ") + TypeName(n));
+      return false;
+    }
+    *out = n.Scalar();
+    return true;
+  }
+
+  template <typename T>
+  bool Number(const YAML::Node& n, const std::string& key, const char* what, T lo, T hi,
+              T* out) {
+    if (n.IsNull()) return true;
+    T v{};
+    try {
+      if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "not a scalar");
+      v = n.as<T>();
+    } catch (const YAML::Exception&) {
+      Error(n, key, std::string("expected ") + what + ", got " +
+                        (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
+      return false;
+    }
+    if (v < lo || v > hi) {
+      Error(n, key, "out of range: " + n.Scalar());
+      return false;
+    }
+    *out = v;
+    return true;
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& key, bool* out) {
+    if (n.IsNull()) return true;
+    try {
+      if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "not a scalar");
+      *out = n.as<bool>();
+      return true;
+    } catch (const YAML::Exception&) {
+      Error(n, key, std::string("expected true or false, got ") +
+                        (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
+      return false;
+    }
+  }
+
+  bool StringList(const YAML::Node& n, const std::string& key, std::vector<std::string>* out) {
+    if (n.IsNull()) return true;
+    if (!n.IsSequence()) {
+      Error(n, key, std::string("expected a list, got ") + TypeName(n));
+      return false;
+    }
+    std::vector<std::string> items;
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        Error(item, key, std::string("expected a list of strings, found ") + TypeName(item));
+        return false;
+      }
+      items.push_back(item.Scalar());
+    }
+    *out = std::move(items);
+    return true;
+  }
+
+  // Calls fn(key, value) per entry of a map, reporting duplicate keys (yaml-cpp keeps them
+  // silently and lookups would see only the first).
+  bool ForEachEntry(const YAML::Node& map, const std::string& where,
+                    const std::function<void(const std::string&, const YAML::Node&,
+                                             const YAML::Node&)>& fn) {
+    if (map.IsNull()) return true;
+    if (!map.IsMap()) {
+      Error(map, where, std::string("expected a map, got ") + TypeName(map));
+      return false;
+    }
+    std::map<std::string, int> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) {
+        Error(kv.first, where, "keys must be plain strings");
+        continue;
+      }
+      const std::string& k = kv.first.Scalar();
+      auto [it, fresh] = seen.emplace(k, LineOf(kv.first));
+      if (!fresh) {
+        Error(kv.first, where.empty() ? k : where + "." + k,
+              "duplicate key (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      fn(k, kv.first, kv.second);
+    }
+    return true;
+  }
+
+  void UnknownKey(const YAML::Node& at, const std::string& full, const std::string& key,
+                  const std::vector<std::string>& known) {
+    Error(at, full, "unknown key" + DidYouMean(key, known));
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<Problem>* problems_;
+};
+
+void ParseHost(Reader& r, const std::string& id, const YAML::Node& key_node,
+               const YAML::Node& body, Host* h) {
+  h->id = id;
+  h->line = LineOf(key_node);
+  const std::string prefix = "hosts." + id;
+  if (!IsValidId(id)) r.Error(key_node, prefix, "invalid host id (use [A-Za-z0-9._-], 1-64)");
+  r.ForEachEntry(body, prefix, [&](const std::string& k, const YAML::Node& kn,
+                                   const YAML::Node& v) {
+    const std::string key = prefix + "." + k;
+    if (k == "ssh_host") r.String(v, key, &h->ssh_host);
+    else if (k == "ssh_user") r.String(v, key, &h->ssh_user);
+    else if (k == "ssh_port") r.Number(v, key, "a port number", 1, 65535, &h->ssh_port);
+    else if (k == "ssh_key") r.String(v, key, &h->ssh_key);
+    else if (k == "ringrift_path") r.String(v, key, &h->ringrift_path);
+    else if (k == "venv_activate") r.String(v, key, &h->venv_activate);
+    else if (k == "memory_gb") r.Number(v, key, "a number", 0.0, 1e9, &h->memory_gb);
+    else if (k == "cpus") r.Number(v, key, "an integer", 0, 1 << 20, &h->cpus);
+    else if (k == "gpu") r.String(v, key, &h->gpu);
+    else if (k == "role") r.String(v, key, &h->role);
+    else if (k == "status") {
+      if (r.String(v, key, &h->status) && h->status != "ready" && h->status != "disabled" &&
+          h->status != "maintenance") {
+        r.Error(v, key, "expected ready, disabled or maintenance, got '" + h->status + "'");
+      }
+    } else if (k == "capabilities") r.StringList(v, key, &h->capabilities);
+    else if (k == "max_parallel_jobs") {
+      r.Number(v, key, "an integer", 0, 1 << 20, &h->max_parallel_jobs);
+    } else if (k == "p2p_voter") r.Bool(v, key, &h->p2p_voter);
+    else if (k == "nat_blocked") r.Bool(v, key, &h->nat_blocked);
+    else if (k == "p2p_url") {
+      if (r.String(v, key, &h->p2p_url)) {
+        h->p2p_url = NormalizeUrl(h->p2p_url);
+        if (!h->p2p_url.empty() && !IsValidUrl(h->p2p_url)) {
+          r.Error(v, key, "expected http(s)://host:port, got '" + h->p2p_url + "'");
+        }
+      }
+    } else {
+      r.UnknownKey(kn, key, k, kHostKeys);
+    }
+  });
+  if (h->p2p_url.empty() && !h->ssh_host.empty()) h->p2p_url = HttpUrl(h->ssh_host, kDefaultP2pPort);
+}
+
+void ParseTimers(Reader& r, const YAML::Node& body, Layer* values) {
+  r.ForEachEntry(body, "timers", [&](const std::string& k, const YAML::Node& kn,
+                                     const YAML::Node& v) {
+    const std::string key = "timers." + k;
+    if (std::find(kTimerKeys.begin(), kTimerKeys.end(), k) == kTimerKeys.end()) {
+      r.UnknownKey(kn, key, k, kTimerKeys);
+      return;
+    }
+    std::string canonical = "RINGRIFT_";
+    for (char c : (k == "profile" ? std::string("timer_profile") : k)) {
+      canonical += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    std::string text;
+    if (k == "profile") {
+      if (!r.String(v, key, &text)) return;
+    } else {
+      int ms = 0;
+      if (v.IsNull() || !r.Number(v, key, "milliseconds (an integer)", 1, 86'400'000, &ms)) return;
+      text = std::to_string(ms);
+    }
+    (*values)[canonical] = Value{text, r.path(), LineOf(v.IsNull() ? kn : v), key};
+  });
+}
+
+}  // namespace
+
+HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems) {
+  HostsFile out;
+  Reader r(path, problems);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    problems->push_back(MakeError(path, 0, "", "cannot read hosts file"));
+    return out;
+  } catch (const YAML::ParserException& e) {
+    problems->push_back(MakeError(path, e.mark.line + 1, "", "YAML syntax error: " + e.msg));
+    return out;
+  } catch (const YAML::Exception& e) {
+    problems->push_back(MakeError(path, 0, "", std::string("YAML error: ") + e.what()));
+    return out;
+  }
+  if (root.IsNull()) return out;  // an empty file is an empty cluster
+  r.ForEachEntry(root, "", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+    const int line = LineOf(v.IsNull() ? kn : v);
+    if (k == "hosts") {
+      r.ForEachEntry(v, "hosts", [&](const std::string& id, const YAML::Node& idn,
+                                     const YAML::Node& body) {
+        Host h;
+        ParseHost(r, id, idn, body, &h);
+        out.hosts.push_back(std::move(h));
+      });
+    } else if (k == "p2p_voters") {
+      std::vector<std::string> voters;
+      if (!v.IsNull() && r.StringList(v, k, &voters)) {
+        std::string joined;
+        for (const auto& id : voters) joined += (joined.empty() ? "" : ",") + id;
+        out.values["RINGRIFT_P2P_VOTERS"] = Value{joined, path, line, k};
+      }
+    } else if (k == "preferred_leader" || k == "leader_mode") {
+      std::string s;
+      if (r.String(v, k, &s)) {
+        out.values[k == "leader_mode" ? "RINGRIFT_LEADER_MODE" : "RINGRIFT_PREFERRED_LEADER"] =
+            Value{s, path, line, k};
+      }
+    } else if (k == "timers") {
+      ParseTimers(r, v, &out.values);
+    } else if (kOtherSections.count(k) == 0) {
+      r.UnknownKey(kn, k, k, kTopKeys);
+    }
+  });
+  return out;
+}
+
+}  // namespace rift::settings::internal

@@ -1,0 +1,557 @@
+#include "orchestrator/settings/settings.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace rift::settings {
+namespace {
+
+namespace fs = std::filesystem;
+using Severity = Problem::Severity;
+
+class SettingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "rift-settings-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    src_.use_default_paths = false;  // hermetic: never read /etc/ringrift
+    src_.flags["NODE_ID"] = "n1";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text, int mode = 0600) {
+    std::string path = (fs::path(dir_) / name).string();
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << text;
+    chmod(path.c_str(), mode);
+    return path;
+  }
+  std::string Conf(const std::string& text) {
+    src_.node_conf_path = Write("node.conf", text);
+    return *src_.node_conf_path;
+  }
+  std::string Yaml(const std::string& text) {
+    src_.hosts_yaml_path = Write("hosts.yaml", text);
+    return *src_.hosts_yaml_path;
+  }
+  Result<Settings> LoadIt() {
+    problems_.clear();
+    return Load(src_, &problems_);
+  }
+  std::vector<Problem> Errors() const { return Only(Severity::kError); }
+  std::vector<Problem> Warnings() const { return Only(Severity::kWarning); }
+  std::vector<Problem> Only(Severity s) const {
+    std::vector<Problem> out;
+    std::copy_if(problems_.begin(), problems_.end(), std::back_inserter(out),
+                 [&](const Problem& p) { return p.severity == s; });
+    return out;
+  }
+  std::string Dump() const {
+    std::string out;
+    for (const auto& p : problems_) out += p.ToString() + "\n";
+    return out;
+  }
+
+  std::string dir_;
+  Sources src_;
+  std::vector<Problem> problems_;
+};
+
+TEST_F(SettingsTest, DefaultsApplyWhenOnlyTheNodeIdIsGiven) {
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->node_id, "n1");
+  EXPECT_EQ(s->port, 8770);
+  EXPECT_EQ(s->bind_host, "0.0.0.0");
+  EXPECT_EQ(s->ringrift_dir, ".");
+  EXPECT_EQ(s->leader_mode, "elected");
+  EXPECT_EQ(s->timer_profile, "default");
+  EXPECT_EQ(s->timers.election_timeout, std::chrono::milliseconds(3000));
+  EXPECT_TRUE(s->voters.empty());
+  EXPECT_TRUE(s->hosts_file.empty());
+  EXPECT_TRUE(problems_.empty()) << Dump();
+}
+
+TEST_F(SettingsTest, FlagsBeatEnvironmentBeatsNodeConfBeatsYaml) {
+  Yaml("preferred_leader: from-yaml\n");
+  Conf("RINGRIFT_PREFERRED_LEADER=from-conf\n");
+  src_.env["RINGRIFT_PREFERRED_LEADER"] = "from-env";
+  src_.flags["RINGRIFT_PREFERRED_LEADER"] = "from-flags";
+  EXPECT_EQ(LoadIt()->preferred_leader, "from-flags");
+  src_.flags.erase("RINGRIFT_PREFERRED_LEADER");
+  EXPECT_EQ(LoadIt()->preferred_leader, "from-env");
+  src_.env.clear();
+  EXPECT_EQ(LoadIt()->preferred_leader, "from-conf");
+  Conf("# nothing\n");
+  EXPECT_EQ(LoadIt()->preferred_leader, "from-yaml");
+}
+
+TEST_F(SettingsTest, AnEmptyValueFallsThroughToTheNextSource) {
+  Conf("P2P_PORT=9000\n");
+  src_.env["P2P_PORT"] = "";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->port, 9000);
+}
+
+TEST_F(SettingsTest, NodeConfAcceptsCommentsQuotesAndExport) {
+  Conf("# ringrift node\n"
+       "\n"
+       "NODE_ID=\"gpu-1\"\n"
+       "export COORDINATOR_URL='http://coord:8770/'\n"
+       "  RINGRIFT_DIR=\"/srv/ring rift\"  # trailing comment\n"
+       "P2P_PORT=8771 # port\n"
+       "RINGRIFT_LOG_FILE=\"a\\\"b\"\r\n");
+  src_.flags.clear();
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->node_id, "gpu-1");
+  EXPECT_EQ(s->coordinator_url, "http://coord:8770");
+  EXPECT_EQ(s->ringrift_dir, "/srv/ring rift");
+  EXPECT_EQ(s->port, 8771);
+  EXPECT_EQ(s->log_file, "a\"b");
+}
+
+TEST_F(SettingsTest, ProblemToStringReadsFileLineKeyMessage) {
+  std::string path = Conf("NODE_ID=n1\n\nP2P_PORT=abc\n");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].ToString(), path + ":3: P2P_PORT: expected an integer, got 'abc'");
+}
+
+TEST_F(SettingsTest, MalformedNodeConfLinesAreErrorsWithTheirLines) {
+  std::string path = Conf("NODE_ID=n1\n"
+                          "just words\n"
+                          "BAD KEY=1\n"
+                          "COORDINATOR_URL=\"http://x:1\n"
+                          "BIND_HOST=a b\n");
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 4u) << Dump();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(errors[i].file, path);
+    EXPECT_EQ(errors[i].line, i + 2);
+  }
+  EXPECT_EQ(errors[2].key, "COORDINATOR_URL");
+  EXPECT_EQ(errors[3].key, "BIND_HOST");
+}
+
+TEST_F(SettingsTest, UnknownNodeConfKeyIsOnlyAWarningWithASuggestion) {
+  std::string path = Conf("NODE_ID=n1\nCOORDINATR_URL=http://x:1\nPATH=/bin\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  auto warnings = Warnings();
+  ASSERT_EQ(warnings.size(), 2u) << Dump();
+  EXPECT_EQ(warnings[0].file, path);
+  EXPECT_EQ(warnings[0].line, 2);
+  EXPECT_EQ(warnings[0].key, "COORDINATR_URL");
+  EXPECT_NE(warnings[0].message.find("did you mean 'COORDINATOR_URL'"), std::string::npos);
+  EXPECT_EQ(warnings[1].key, "PATH");
+}
+
+TEST_F(SettingsTest, UnknownFlagIsAnError) {
+  src_.flags["NODE_IDD"] = "x";
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_EQ(Errors()[0].file, "flags");
+}
+
+TEST_F(SettingsTest, UnknownYamlKeysAreErrorsWithLineAndKey) {
+  std::string path = Yaml("hosts:\n"
+                          "  a:\n"
+                          "    ssh_host: 10.0.0.1\n"
+                          "    ssh_prot: 22\n"
+                          "timers:\n"
+                          "  heartbeat: 100\n"
+                          "votrs: [a]\n");
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 3u) << Dump();
+  EXPECT_EQ(errors[0].ToString(),
+            path + ":4: hosts.a.ssh_prot: unknown key (did you mean 'ssh_port'?)");
+  EXPECT_EQ(errors[1].line, 6);
+  EXPECT_EQ(errors[1].key, "timers.heartbeat");
+  EXPECT_EQ(errors[2].line, 7);
+  EXPECT_EQ(errors[2].key, "votrs");
+}
+
+TEST_F(SettingsTest, WrongYamlTypesAreErrorsWithLineAndKey) {
+  Yaml("hosts:\n"
+       "  a:\n"
+       "    cpus: many\n"
+       "    p2p_voter: perhaps\n"
+       "    capabilities: gpu\n"
+       "    ssh_port: 70000\n"
+       "    status: broken\n"
+       "p2p_voters: a\n"
+       "timers:\n"
+       "  election_timeout_ms: [1]\n");
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 7u) << Dump();
+  std::vector<std::pair<int, std::string>> want = {
+      {3, "hosts.a.cpus"},     {4, "hosts.a.p2p_voter"}, {5, "hosts.a.capabilities"},
+      {6, "hosts.a.ssh_port"}, {7, "hosts.a.status"},    {8, "p2p_voters"},
+      {10, "timers.election_timeout_ms"}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(errors[i].line, want[i].first) << errors[i].ToString();
+    EXPECT_EQ(errors[i].key, want[i].second) << errors[i].ToString();
+  }
+}
+
+TEST_F(SettingsTest, DuplicateHostIdsAreErrors) {
+  Yaml("hosts:\n  a:\n    cpus: 1\n  b: {}\n  a:\n    cpus: 2\n");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].line, 5);
+  EXPECT_EQ(Errors()[0].key, "hosts.a");
+  EXPECT_NE(Errors()[0].message.find("first at line 2"), std::string::npos);
+}
+
+TEST_F(SettingsTest, YamlSyntaxErrorReportsItsLine) {
+  Yaml("hosts:\n  a: [1,\n  b");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_GE(Errors()[0].line, 2);
+}
+
+TEST_F(SettingsTest, SectionsOwnedByLaterModulesAreSkipped) {
+  Yaml("jobs: {selfplay: {argv: [x]}}\nfile_classes: [1]\nsync: 1\ncleanup: {}\n"
+       "watchdog: x\npipeline: ~\n");
+  EXPECT_TRUE(LoadIt().ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+}
+
+TEST_F(SettingsTest, AllProblemsAreReportedAtOnce) {
+  Conf("P2P_PORT=0\nEXTRA_PEERS=http://ok:1,ftp://bad\n");
+  Yaml("hosts:\n  a:\n    gpu_count: 2\n");
+  src_.env["RINGRIFT_REQUIRE_AUTH"] = "maybe";
+  src_.flags["NODE_ID"] = "bad id!";
+  auto s = LoadIt();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(Errors().size(), 5u) << Dump();
+  EXPECT_NE(s.status().message().find("5 configuration error(s)"), std::string::npos);
+}
+
+TEST_F(SettingsTest, MissingNodeIdSaysHowToSetIt) {
+  src_.flags.clear();
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_EQ(Errors()[0].key, "NODE_ID");
+  EXPECT_NE(Errors()[0].message.find("--node-id"), std::string::npos);
+}
+
+TEST_F(SettingsTest, NodeIdsMustBeShortAndPlain) {
+  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", std::string(65, 'x'), "é"}) {
+    src_.flags["NODE_ID"] = bad;
+    EXPECT_FALSE(LoadIt().ok()) << bad;
+  }
+  for (const std::string& good : std::vector<std::string>{"a", "gpu-1.lab_2", std::string(64, 'x')}) {
+    src_.flags["NODE_ID"] = good;
+    EXPECT_TRUE(LoadIt().ok()) << good << Dump();
+  }
+}
+
+TEST_F(SettingsTest, PortsMustBeBetween1And65535) {
+  for (const std::string bad : {"0", "65536", "-1", "80x"}) {
+    src_.flags["P2P_PORT"] = bad;
+    EXPECT_FALSE(LoadIt().ok()) << bad;
+    src_.flags.erase("P2P_PORT");
+    src_.flags["SSH_PORT"] = bad;
+    EXPECT_FALSE(LoadIt().ok()) << bad;
+    src_.flags.erase("SSH_PORT");
+  }
+  src_.flags["P2P_PORT"] = "65535";
+  EXPECT_EQ(LoadIt()->port, 65535);
+}
+
+TEST_F(SettingsTest, UrlsMustBeHttpWithAHost) {
+  for (const std::string bad : {"coord:8770", "ftp://c:1", "http://", "http://c:0",
+                                "http://c:99999", "http://u:p@c:1", "http://a b:1"}) {
+    src_.flags["COORDINATOR_URL"] = bad;
+    EXPECT_FALSE(LoadIt().ok()) << bad;
+  }
+  for (const std::string good : {"http://c:8770", "https://c.example.org", "http://[::1]:8770",
+                                 "http://10.0.0.1:1/base/"}) {
+    src_.flags["COORDINATOR_URL"] = good;
+    EXPECT_TRUE(LoadIt().ok()) << good << Dump();
+  }
+}
+
+TEST_F(SettingsTest, AdvertiseUrlUsesLoopbackWhenBoundThere) {
+  src_.flags["BIND_HOST"] = "127.0.0.1";
+  src_.flags["P2P_PORT"] = "9001";
+  EXPECT_EQ(LoadIt()->advertise_url, "http://127.0.0.1:9001");
+  src_.flags["BIND_HOST"] = "0.0.0.0";
+  std::string url = LoadIt()->advertise_url;
+  EXPECT_EQ(url.rfind("http://", 0), 0u);
+  EXPECT_EQ(url.substr(url.size() - 5), ":9001");
+  src_.flags["ADVERTISE_URL"] = "http://public:1";
+  EXPECT_EQ(LoadIt()->advertise_url, "http://public:1");
+}
+
+TEST_F(SettingsTest, VotersComeFromEnvThenYamlListThenHostFlags) {
+  Yaml("hosts:\n"
+       "  a: {p2p_voter: true}\n  b: {p2p_voter: false}\n  c: {p2p_voter: true}\n"
+       "  d: {}\n  e: {p2p_voter: true}\n");
+  EXPECT_EQ(LoadIt()->voters, (std::vector<std::string>{"a", "c", "e"}));
+  Yaml("hosts:\n  a: {p2p_voter: true}\n  b: {}\n  c: {}\np2p_voters: [b, c, a]\n");
+  EXPECT_EQ(LoadIt()->voters, (std::vector<std::string>{"b", "c", "a"}));
+  src_.env["RINGRIFT_P2P_VOTERS"] = " c , a,b ";
+  EXPECT_EQ(LoadIt()->voters, (std::vector<std::string>{"c", "a", "b"}));
+}
+
+TEST_F(SettingsTest, VoterMissingFromHostsAndEvenCountAreWarnings) {
+  Yaml("hosts:\n  n1: {}\n  a: {}\np2p_voters: [n1, a, ghost, a2]\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  auto w = Warnings();
+  ASSERT_EQ(w.size(), 3u) << Dump();
+  EXPECT_NE(w[0].message.find("ghost"), std::string::npos);
+  EXPECT_NE(w[2].message.find("odd"), std::string::npos);
+  EXPECT_EQ(w[2].line, 4);
+}
+
+TEST_F(SettingsTest, VoterIdsOutsideAnyHostsFileAreFine) {
+  src_.flags["RINGRIFT_P2P_VOTERS"] = "a,b,c";
+  ASSERT_TRUE(LoadIt().ok());
+  EXPECT_TRUE(problems_.empty()) << Dump();
+}
+
+TEST_F(SettingsTest, StaticLeaderModeNeedsAPreferredVoter) {
+  src_.flags["RINGRIFT_P2P_VOTERS"] = "a,b,c";
+  src_.flags["RINGRIFT_LEADER_MODE"] = "static";
+  EXPECT_FALSE(LoadIt().ok());
+  src_.flags["RINGRIFT_PREFERRED_LEADER"] = "z";
+  EXPECT_FALSE(LoadIt().ok());
+  src_.flags["RINGRIFT_PREFERRED_LEADER"] = "b";
+  EXPECT_TRUE(LoadIt().ok()) << Dump();
+  src_.flags["RINGRIFT_LEADER_MODE"] = "dictator";
+  EXPECT_FALSE(LoadIt().ok());
+}
+
+TEST_F(SettingsTest, TokenComesFromEnvBeforeTheTokenFile) {
+  src_.env["RINGRIFT_CLUSTER_AUTH_TOKEN_FILE"] = Write("token", "  file-secret\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->auth_token, "file-secret");
+  src_.env["RINGRIFT_CLUSTER_AUTH_TOKEN"] = "env-secret";
+  EXPECT_EQ(LoadIt()->auth_token, "env-secret");
+}
+
+TEST_F(SettingsTest, GroupReadableTokenFileIsAnErrorThatSaysChmod600) {
+  src_.env["RINGRIFT_CLUSTER_AUTH_TOKEN_FILE"] = Write("token", "secret\n", 0640);
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].key, "RINGRIFT_CLUSTER_AUTH_TOKEN_FILE");
+  EXPECT_EQ(Errors()[0].file, "environment");
+  EXPECT_NE(Errors()[0].message.find("chmod 600"), std::string::npos);
+  EXPECT_EQ(Errors()[0].message.find("secret"), std::string::npos);
+}
+
+TEST_F(SettingsTest, MissingOrEmptyTokenFileIsAnError) {
+  src_.flags["RINGRIFT_CLUSTER_AUTH_TOKEN_FILE"] = dir_ + "/nope";
+  EXPECT_FALSE(LoadIt().ok());
+  src_.flags["RINGRIFT_CLUSTER_AUTH_TOKEN_FILE"] = Write("empty", " \n");
+  EXPECT_FALSE(LoadIt().ok());
+}
+
+TEST_F(SettingsTest, RequireAuthWithoutATokenIsAnError) {
+  std::string path = Conf("RINGRIFT_REQUIRE_AUTH=yes\n");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_EQ(Errors()[0].file, path);
+  EXPECT_EQ(Errors()[0].line, 1);
+  src_.env["RINGRIFT_CLUSTER_AUTH_TOKEN"] = "t";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->require_auth);
+}
+
+TEST_F(SettingsTest, TimerProfilesHaveTheDocumentedValues) {
+  using std::chrono::milliseconds;
+  auto etcd = TimerProfile("etcd");
+  ASSERT_TRUE(etcd);
+  EXPECT_EQ(etcd->heartbeat_interval, milliseconds(100));
+  EXPECT_EQ(etcd->election_timeout, milliseconds(1000));
+  EXPECT_EQ(etcd->probe_interval, milliseconds(500));
+  EXPECT_EQ(etcd->probe_timeout, milliseconds(250));
+  EXPECT_EQ(etcd->suspicion_min, milliseconds(1500));
+  EXPECT_EQ(etcd->suspicion_max, milliseconds(6000));
+  auto fast = TimerProfile("fast");
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->heartbeat_interval, milliseconds(50));
+  EXPECT_EQ(fast->election_timeout, milliseconds(250));
+  EXPECT_EQ(fast->probe_interval, milliseconds(200));
+  EXPECT_EQ(fast->probe_timeout, milliseconds(100));
+  EXPECT_EQ(fast->suspicion_min, milliseconds(600));
+  EXPECT_EQ(fast->suspicion_max, milliseconds(3000));
+  auto def = TimerProfile("default");
+  ASSERT_TRUE(def);
+  EXPECT_EQ(def->election_timeout, Timers{}.election_timeout);
+  EXPECT_FALSE(TimerProfile("turbo"));
+}
+
+TEST_F(SettingsTest, TimerOverridesApplyOnTopOfTheProfileFromAnySource) {
+  using std::chrono::milliseconds;
+  Yaml("timers:\n  profile: etcd\n  heartbeat_ms: 200\n  dead_reap_ttl_ms: 5000\n");
+  src_.env["RINGRIFT_ELECTION_TIMEOUT_MS"] = "2000";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->timer_profile, "etcd");
+  EXPECT_EQ(s->timers.heartbeat_interval, milliseconds(200));
+  EXPECT_EQ(s->timers.election_timeout, milliseconds(2000));
+  EXPECT_EQ(s->timers.dead_reap_ttl, milliseconds(5000));
+  EXPECT_EQ(s->timers.probe_interval, milliseconds(500));
+  src_.flags["RINGRIFT_TIMER_PROFILE"] = "fast";
+  EXPECT_EQ(LoadIt()->timers.probe_interval, milliseconds(200));
+}
+
+TEST_F(SettingsTest, UnknownProfileAndInconsistentTimersAreErrors) {
+  src_.flags["RINGRIFT_TIMER_PROFILE"] = "turbo";
+  EXPECT_FALSE(LoadIt().ok());
+  src_.flags.erase("RINGRIFT_TIMER_PROFILE");
+  src_.env["RINGRIFT_HEARTBEAT_MS"] = "5000";
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u);
+  EXPECT_EQ(Errors()[0].key, "RINGRIFT_HEARTBEAT_MS");
+}
+
+TEST_F(SettingsTest, SeedsAreCoordinatorThenExtraPeersThenHostsWithoutSelfOrRepeats) {
+  Yaml("hosts:\n"
+       "  n1: {ssh_host: self.lan}\n"
+       "  z: {ssh_host: z.lan}\n"
+       "  a: {p2p_url: 'http://a.lan:9000/'}\n"
+       "  c: {ssh_host: coord}\n"
+       "  m: {ssh_user: x}\n");
+  src_.flags["COORDINATOR_URL"] = "http://coord:8770";
+  src_.flags["EXTRA_PEERS"] = "http://x:1, http://me:8770,http://x:1/";
+  src_.flags["ADVERTISE_URL"] = "http://me:8770";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->Seeds(), (std::vector<std::string>{"http://coord:8770", "http://x:1",
+                                                  "http://z.lan:8770", "http://a.lan:9000"}));
+  EXPECT_EQ(s->FindHost("z")->p2p_url, "http://z.lan:8770");
+}
+
+TEST_F(SettingsTest, SshPortAndOutboundOnlyDefaultToOurHostEntry) {
+  Yaml("hosts:\n  n1: {ssh_host: h, ssh_port: 2201, nat_blocked: true}\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->ssh_port, 2201);
+  EXPECT_TRUE(s->outbound_only);
+  src_.env["SSH_PORT"] = "2222";
+  src_.env["RINGRIFT_OUTBOUND_ONLY"] = "0";
+  s = LoadIt();
+  EXPECT_EQ(s->ssh_port, 2222);
+  EXPECT_FALSE(s->outbound_only);
+}
+
+TEST_F(SettingsTest, DefaultHostsFileIsFoundUnderRingriftDir) {
+  Write("config/distributed_hosts.yaml", "hosts:\n  n1: {cpus: 4}\n");
+  src_.use_default_paths = true;
+  src_.node_conf_path = Write("node.conf", "RINGRIFT_DIR=" + dir_ + "\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->hosts_file, dir_ + "/config/distributed_hosts.yaml");
+  ASSERT_EQ(s->hosts.size(), 1u);
+  EXPECT_EQ(s->hosts[0].cpus, 4);
+  EXPECT_EQ(s->hosts[0].line, 2);
+}
+
+TEST_F(SettingsTest, HostsFileNamedInNodeConfIsUsed) {
+  std::string yaml = Write("elsewhere.yaml", "preferred_leader: n1\n");
+  Conf("RINGRIFT_HOSTS_FILE=" + yaml + "\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->hosts_file, yaml);
+  EXPECT_EQ(s->preferred_leader, "n1");
+}
+
+TEST_F(SettingsTest, ExplicitlyNamedMissingFilesAreErrors) {
+  src_.node_conf_path = dir_ + "/missing.conf";
+  src_.hosts_yaml_path = dir_ + "/missing.yaml";
+  EXPECT_FALSE(LoadIt().ok());
+  EXPECT_EQ(Errors().size(), 2u) << Dump();
+}
+
+TEST_F(SettingsTest, CheckDeploymentReportsAPortInUse) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  src_.flags["BIND_HOST"] = "127.0.0.1";
+  src_.flags["P2P_PORT"] = std::to_string(ntohs(addr.sin_port));
+  src_.flags["RINGRIFT_CLUSTER_AUTH_TOKEN"] = "t";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  CheckDeployment(*s, &problems_);
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].key, "P2P_PORT");
+  EXPECT_NE(Errors()[0].message.find("in use"), std::string::npos);
+  close(fd);
+  problems_.clear();
+  CheckDeployment(*s, &problems_);
+  EXPECT_TRUE(problems_.empty()) << Dump();
+}
+
+TEST_F(SettingsTest, CheckDeploymentFindsHandBuiltMistakesAndReportsEachOnce) {
+  Settings s;
+  s.node_id = "n1";
+  s.bind_host = "127.0.0.1";
+  s.port = 1;  // privileged or not, the bind result is not what this test checks
+  s.auth_token = "t";
+  s.auth_token_file = Write("token", "t", 0604);
+  s.voters = {"a", "b", "a"};
+  s.hosts.resize(2);
+  s.hosts[0].id = "a";
+  s.hosts[0].ssh_host = "h1";
+  s.hosts[1].id = "b";
+  s.hosts[1].p2p_url = "http://h1:8770";
+  std::vector<Problem> problems;
+  CheckDeployment(s, &problems);
+  CheckDeployment(s, &problems);
+  auto has = [&](const std::string& needle, Severity sev) {
+    return std::count_if(problems.begin(), problems.end(), [&](const Problem& p) {
+      return p.severity == sev && p.message.find(needle) != std::string::npos;
+    });
+  };
+  EXPECT_EQ(has("chmod 600", Severity::kError), 1);
+  EXPECT_EQ(has("listed twice", Severity::kError), 1);
+  EXPECT_EQ(has("same address http://h1:8770", Severity::kError), 1);
+  EXPECT_EQ(has("not in the hosts file", Severity::kWarning), 1);
+}
+
+TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
+  Sources src;
+  src.use_default_paths = false;
+  src.node_conf_path = std::string(RIFT_SOURCE_DIR) + "/config/node.conf.example";
+  src.hosts_yaml_path = std::string(RIFT_SOURCE_DIR) + "/config/distributed_hosts.yaml.example";
+  std::vector<Problem> problems;
+  auto s = Load(src, &problems);
+  std::string dump;
+  for (const auto& p : problems) dump += p.ToString() + "\n";
+  ASSERT_TRUE(s.ok()) << dump;
+  EXPECT_TRUE(problems.empty()) << dump;
+  EXPECT_GE(s->hosts.size(), 3u);
+  EXPECT_EQ(s->voters.size() % 2, 1u);
+  EXPECT_FALSE(s->Seeds().empty());
+}
+
+}  // namespace
+}  // namespace rift::settings
