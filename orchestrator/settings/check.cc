@@ -97,8 +97,7 @@ void CheckIds(const Settings& s, std::vector<Problem>* out) {
       out->push_back(MakeError(s.hosts_file, h.line, "hosts." + h.id, "duplicate host id"));
     }
     std::string url = internal::NormalizeUrl(
-        h.p2p_url.empty() && !h.ssh_host.empty() ? internal::HttpUrl(h.ssh_host, 8770)
-                                                 : h.p2p_url);
+        h.p2p_url.empty() && !h.ssh_host.empty() ? internal::HttpUrl(h.ssh_host, 8770) : h.p2p_url);
     if (url.empty()) continue;
     auto [it, fresh] = by_url.emplace(url, h.id);
     if (!fresh && it->second != h.id) {
@@ -115,9 +114,10 @@ void CheckIds(const Settings& s, std::vector<Problem>* out) {
   }
   if (!voters.empty() && voters.size() % 2 == 0) {
     out->push_back(MakeWarning("", 0, "RINGRIFT_P2P_VOTERS",
-                               std::to_string(voters.size()) + " voters tolerate no more "
-                               "failures than " + std::to_string(voters.size() - 1) +
-                               "; use an odd count"));
+                               std::to_string(voters.size()) +
+                                   " voters tolerate no more "
+                                   "failures than " +
+                                   std::to_string(voters.size() - 1) + "; use an odd count"));
   }
   if (!s.hosts.empty() && !s.FindHost(s.node_id)) {
     out->push_back(MakeWarning(s.hosts_file, 0, "NODE_ID",
@@ -132,9 +132,9 @@ void CheckDeployment(const Settings& s, std::vector<Problem>* problems) {
   CheckTokenFile(s, &found);
   CheckIds(s, &found);
   if (std::string why = TryBind(s.bind_host, s.port); !why.empty()) {
-    found.push_back(MakeError("", 0, "P2P_PORT",
-                              "cannot bind " + s.bind_host + ":" + std::to_string(s.port) + ": " +
-                                  why));
+    found.push_back(
+        MakeError("", 0, "P2P_PORT",
+                  "cannot bind " + s.bind_host + ":" + std::to_string(s.port) + ": " + why));
   }
   if (IsLoopbackHost(UrlHost(s.advertise_url))) {
     for (const auto& seed : s.Seeds()) {

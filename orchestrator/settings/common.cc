@@ -49,9 +49,8 @@ std::map<std::string, std::string> ProcessEnvironment() {
 }
 
 bool HasErrors(const std::vector<Problem>& problems) {
-  return std::any_of(problems.begin(), problems.end(), [](const Problem& p) {
-    return p.severity == Problem::Severity::kError;
-  });
+  return std::any_of(problems.begin(), problems.end(),
+                     [](const Problem& p) { return p.severity == Problem::Severity::kError; });
 }
 
 std::string Problem::ToString() const {
@@ -155,7 +154,7 @@ bool IsValidUrl(std::string_view url) {
   } else {
     return false;
   }
-  rest = rest.substr(0, rest.find('/'));  // authority only
+  rest = rest.substr(0, rest.find('/'));                       // authority only
   if (rest.find('@') != std::string_view::npos) return false;  // no userinfo: tokens go in headers
   std::string_view host = rest;
   std::string_view port;

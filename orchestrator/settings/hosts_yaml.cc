@@ -17,28 +17,27 @@ namespace {
 // Sections defined by later modules (jobs, sync, cleanup, watchdog, pipeline): accepted as-is.
 const std::set<std::string> kOtherSections = {"jobs",    "file_classes", "sync",
                                               "cleanup", "watchdog",     "pipeline"};
-const std::vector<std::string> kTopKeys = {"hosts",    "p2p_voters", "preferred_leader",
-                                           "leader_mode", "timers",  "jobs",
-                                           "file_classes", "sync",   "cleanup",
-                                           "watchdog", "pipeline"};
+const std::vector<std::string> kTopKeys = {
+    "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",  "jobs",
+    "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline"};
 const std::vector<std::string> kTimerKeys = {
-    "profile",         "probe_interval_ms", "probe_timeout_ms", "suspicion_min_ms",
-    "suspicion_max_ms", "dead_reap_ttl_ms", "heartbeat_ms",     "election_timeout_ms"};
-const std::vector<std::string> kHostKeys = {
-    "ssh_host", "ssh_user",     "ssh_port",          "ssh_key",   "ringrift_path",
-    "venv_activate", "memory_gb", "cpus",            "gpu",       "role",
-    "status",   "capabilities", "max_parallel_jobs", "p2p_voter", "nat_blocked",
-    "p2p_url"};
+    "profile",          "probe_interval_ms", "probe_timeout_ms", "suspicion_min_ms",
+    "suspicion_max_ms", "dead_reap_ttl_ms",  "heartbeat_ms",     "election_timeout_ms"};
 
 int LineOf(const YAML::Node& n) { return n.Mark().line + 1; }  // yaml-cpp lines are 0-based
 
 const char* TypeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    default: return "an undefined value";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -63,16 +62,16 @@ class Reader {
   }
 
   template <typename T>
-  bool Number(const YAML::Node& n, const std::string& key, const char* what, T lo, T hi,
-              T* out) {
+  bool Number(const YAML::Node& n, const std::string& key, const char* what, T lo, T hi, T* out) {
     if (n.IsNull()) return true;
     T v{};
     try {
       if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "not a scalar");
       v = n.as<T>();
     } catch (const YAML::Exception&) {
-      Error(n, key, std::string("expected ") + what + ", got " +
-                        (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
+      Error(n, key,
+            std::string("expected ") + what + ", got " +
+                (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
       return false;
     }
     if (v < lo || v > hi) {
@@ -90,8 +89,9 @@ class Reader {
       *out = n.as<bool>();
       return true;
     } catch (const YAML::Exception&) {
-      Error(n, key, std::string("expected true or false, got ") +
-                        (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
+      Error(n, key,
+            std::string("expected true or false, got ") +
+                (n.IsScalar() ? "'" + n.Scalar() + "'" : TypeName(n)));
       return false;
     }
   }
@@ -116,9 +116,9 @@ class Reader {
 
   // Calls fn(key, value) per entry of a map, reporting duplicate keys (yaml-cpp keeps them
   // silently and lookups would see only the first).
-  bool ForEachEntry(const YAML::Node& map, const std::string& where,
-                    const std::function<void(const std::string&, const YAML::Node&,
-                                             const YAML::Node&)>& fn) {
+  bool ForEachEntry(
+      const YAML::Node& map, const std::string& where,
+      const std::function<void(const std::string&, const YAML::Node&, const YAML::Node&)>& fn) {
     if (map.IsNull()) return true;
     if (!map.IsMap()) {
       Error(map, where, std::string("expected a map, got ") + TypeName(map));
@@ -154,71 +154,102 @@ class Reader {
   std::vector<Problem>* problems_;
 };
 
-void ParseHost(Reader& r, const std::string& id, const YAML::Node& key_node,
-               const YAML::Node& body, Host* h) {
+// One reader per `hosts.<id>` field: the table is the schema (and the list of known keys).
+using FieldReader = std::function<void(Reader&, const YAML::Node&, const std::string&, Host*)>;
+const std::vector<std::pair<std::string, FieldReader>>& HostFields() {
+  static const std::vector<std::pair<std::string, FieldReader>> kFields = {
+      {"ssh_host", [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->ssh_host); }},
+      {"ssh_user", [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->ssh_user); }},
+      {"ssh_port", [](Reader& r, auto& v, auto& k,
+                      Host* h) { r.Number(v, k, "a port number", 1, 65535, &h->ssh_port); }},
+      {"ssh_key", [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->ssh_key); }},
+      {"ringrift_path",
+       [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->ringrift_path); }},
+      {"venv_activate",
+       [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->venv_activate); }},
+      {"memory_gb", [](Reader& r, auto& v, auto& k,
+                       Host* h) { r.Number(v, k, "a number", 0.0, 1e9, &h->memory_gb); }},
+      {"cpus", [](Reader& r, auto& v, auto& k,
+                  Host* h) { r.Number(v, k, "an integer", 0, 1 << 20, &h->cpus); }},
+      {"gpu", [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->gpu); }},
+      {"role", [](Reader& r, auto& v, auto& k, Host* h) { r.String(v, k, &h->role); }},
+      {"status",
+       [](Reader& r, auto& v, auto& k, Host* h) {
+         if (r.String(v, k, &h->status) && h->status != "ready" && h->status != "disabled" &&
+             h->status != "maintenance") {
+           r.Error(v, k, "expected ready, disabled or maintenance, got '" + h->status + "'");
+         }
+       }},
+      {"capabilities",
+       [](Reader& r, auto& v, auto& k, Host* h) { r.StringList(v, k, &h->capabilities); }},
+      {"max_parallel_jobs",
+       [](Reader& r, auto& v, auto& k, Host* h) {
+         r.Number(v, k, "an integer", 0, 1 << 20, &h->max_parallel_jobs);
+       }},
+      {"p2p_voter", [](Reader& r, auto& v, auto& k, Host* h) { r.Bool(v, k, &h->p2p_voter); }},
+      {"nat_blocked", [](Reader& r, auto& v, auto& k, Host* h) { r.Bool(v, k, &h->nat_blocked); }},
+      {"p2p_url",
+       [](Reader& r, auto& v, auto& k, Host* h) {
+         if (!r.String(v, k, &h->p2p_url)) return;
+         h->p2p_url = NormalizeUrl(h->p2p_url);
+         if (!h->p2p_url.empty() && !IsValidUrl(h->p2p_url)) {
+           r.Error(v, k, "expected http(s)://host:port, got '" + h->p2p_url + "'");
+         }
+       }},
+  };
+  return kFields;
+}
+
+void ParseHost(Reader& r, const std::string& id, const YAML::Node& key_node, const YAML::Node& body,
+               Host* h) {
+  static const std::vector<std::string> kHostKeys = [] {
+    std::vector<std::string> keys;
+    for (const auto& f : HostFields()) keys.push_back(f.first);
+    return keys;
+  }();
   h->id = id;
   h->line = LineOf(key_node);
   const std::string prefix = "hosts." + id;
   if (!IsValidId(id)) r.Error(key_node, prefix, "invalid host id (use [A-Za-z0-9._-], 1-64)");
-  r.ForEachEntry(body, prefix, [&](const std::string& k, const YAML::Node& kn,
-                                   const YAML::Node& v) {
-    const std::string key = prefix + "." + k;
-    if (k == "ssh_host") r.String(v, key, &h->ssh_host);
-    else if (k == "ssh_user") r.String(v, key, &h->ssh_user);
-    else if (k == "ssh_port") r.Number(v, key, "a port number", 1, 65535, &h->ssh_port);
-    else if (k == "ssh_key") r.String(v, key, &h->ssh_key);
-    else if (k == "ringrift_path") r.String(v, key, &h->ringrift_path);
-    else if (k == "venv_activate") r.String(v, key, &h->venv_activate);
-    else if (k == "memory_gb") r.Number(v, key, "a number", 0.0, 1e9, &h->memory_gb);
-    else if (k == "cpus") r.Number(v, key, "an integer", 0, 1 << 20, &h->cpus);
-    else if (k == "gpu") r.String(v, key, &h->gpu);
-    else if (k == "role") r.String(v, key, &h->role);
-    else if (k == "status") {
-      if (r.String(v, key, &h->status) && h->status != "ready" && h->status != "disabled" &&
-          h->status != "maintenance") {
-        r.Error(v, key, "expected ready, disabled or maintenance, got '" + h->status + "'");
-      }
-    } else if (k == "capabilities") r.StringList(v, key, &h->capabilities);
-    else if (k == "max_parallel_jobs") {
-      r.Number(v, key, "an integer", 0, 1 << 20, &h->max_parallel_jobs);
-    } else if (k == "p2p_voter") r.Bool(v, key, &h->p2p_voter);
-    else if (k == "nat_blocked") r.Bool(v, key, &h->nat_blocked);
-    else if (k == "p2p_url") {
-      if (r.String(v, key, &h->p2p_url)) {
-        h->p2p_url = NormalizeUrl(h->p2p_url);
-        if (!h->p2p_url.empty() && !IsValidUrl(h->p2p_url)) {
-          r.Error(v, key, "expected http(s)://host:port, got '" + h->p2p_url + "'");
+  r.ForEachEntry(
+      body, prefix, [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const auto& fields = HostFields();
+        auto it =
+            std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == k; });
+        if (it == fields.end()) {
+          r.UnknownKey(kn, prefix + "." + k, k, kHostKeys);
+        } else {
+          it->second(r, v, prefix + "." + k, h);
         }
-      }
-    } else {
-      r.UnknownKey(kn, key, k, kHostKeys);
-    }
-  });
-  if (h->p2p_url.empty() && !h->ssh_host.empty()) h->p2p_url = HttpUrl(h->ssh_host, kDefaultP2pPort);
+      });
+  if (h->p2p_url.empty() && !h->ssh_host.empty()) {
+    h->p2p_url = HttpUrl(h->ssh_host, kDefaultP2pPort);
+  }
 }
 
 void ParseTimers(Reader& r, const YAML::Node& body, Layer* values) {
-  r.ForEachEntry(body, "timers", [&](const std::string& k, const YAML::Node& kn,
-                                     const YAML::Node& v) {
-    const std::string key = "timers." + k;
-    if (std::find(kTimerKeys.begin(), kTimerKeys.end(), k) == kTimerKeys.end()) {
-      r.UnknownKey(kn, key, k, kTimerKeys);
-      return;
-    }
-    std::string canonical = "RINGRIFT_";
-    for (char c : (k == "profile" ? std::string("timer_profile") : k)) {
-      canonical += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    std::string text;
-    if (k == "profile") {
-      if (!r.String(v, key, &text)) return;
-    } else {
-      int ms = 0;
-      if (v.IsNull() || !r.Number(v, key, "milliseconds (an integer)", 1, 86'400'000, &ms)) return;
-      text = std::to_string(ms);
-    }
-    (*values)[canonical] = Value{text, r.path(), LineOf(v.IsNull() ? kn : v), key};
-  });
+  r.ForEachEntry(
+      body, "timers", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const std::string key = "timers." + k;
+        if (std::find(kTimerKeys.begin(), kTimerKeys.end(), k) == kTimerKeys.end()) {
+          r.UnknownKey(kn, key, k, kTimerKeys);
+          return;
+        }
+        std::string canonical = "RINGRIFT_";
+        for (char c : (k == "profile" ? std::string("timer_profile") : k)) {
+          canonical += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        std::string text;
+        if (k == "profile") {
+          if (!r.String(v, key, &text)) return;
+        } else {
+          int ms = 0;
+          if (v.IsNull() || !r.Number(v, key, "milliseconds (an integer)", 1, 86'400'000, &ms))
+            return;
+          text = std::to_string(ms);
+        }
+        (*values)[canonical] = Value{text, r.path(), LineOf(v.IsNull() ? kn : v), key};
+      });
 }
 
 }  // namespace
@@ -243,12 +274,12 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
   r.ForEachEntry(root, "", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
     const int line = LineOf(v.IsNull() ? kn : v);
     if (k == "hosts") {
-      r.ForEachEntry(v, "hosts", [&](const std::string& id, const YAML::Node& idn,
-                                     const YAML::Node& body) {
-        Host h;
-        ParseHost(r, id, idn, body, &h);
-        out.hosts.push_back(std::move(h));
-      });
+      r.ForEachEntry(v, "hosts",
+                     [&](const std::string& id, const YAML::Node& idn, const YAML::Node& body) {
+                       Host h;
+                       ParseHost(r, id, idn, body, &h);
+                       out.hosts.push_back(std::move(h));
+                     });
     } else if (k == "p2p_voters") {
       std::vector<std::string> voters;
       if (!v.IsNull() && r.StringList(v, k, &voters)) {

@@ -85,8 +85,8 @@ Layer ParseNodeConf(const std::string& path, std::vector<Problem>* problems) {
     }
     size_t eq = line.find('=');
     if (eq == std::string_view::npos) {
-      problems->push_back(MakeError(path, line_no, "", "expected KEY=VALUE, got '" +
-                                                           std::string(line) + "'"));
+      problems->push_back(
+          MakeError(path, line_no, "", "expected KEY=VALUE, got '" + std::string(line) + "'"));
       continue;
     }
     std::string key(line.substr(0, eq));
@@ -94,9 +94,10 @@ Layer ParseNodeConf(const std::string& path, std::vector<Problem>* problems) {
     for (size_t i = 0; i < key.size() && key_ok; ++i) key_ok = IsKeyChar(key[i], i == 0);
     if (!key_ok) {
       // Do not echo the value: the line may hold a token.
-      problems->push_back(MakeError(path, line_no, "", "invalid key '" + key +
-                                                           "' (letters, digits and '_' only, "
-                                                           "no spaces around '=')"));
+      problems->push_back(MakeError(path, line_no, "",
+                                    "invalid key '" + key +
+                                        "' (letters, digits and '_' only, "
+                                        "no spaces around '=')"));
       continue;
     }
     std::string error;

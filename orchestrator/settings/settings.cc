@@ -77,8 +77,8 @@ class Resolver {
       return false;
     }
     if (n < lo || n > hi) {
-      Error(*v, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                    ", got " + s);
+      Error(*v,
+            "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
       return false;
     }
     *out = n;
@@ -148,8 +148,8 @@ Layer FromMap(const std::map<std::string, std::string>& m, const std::string& or
     if (!internal::IsKnownKey(k)) {
       // Flags are ours to define, so an unknown one is a bug; the environment holds anything.
       if (report_unknown) {
-        problems->push_back(MakeError(origin, 0, k,
-                                      "unknown setting" + internal::DidYouMean(k, KnownKeys())));
+        problems->push_back(
+            MakeError(origin, 0, k, "unknown setting" + internal::DidYouMean(k, KnownKeys())));
       }
       continue;
     }
@@ -211,8 +211,10 @@ void ResolveToken(Resolver& r, Settings* s) {
     } else if ((st.st_mode & 077) != 0) {
       std::ostringstream mode;
       mode << std::oct << (st.st_mode & 0777);
-      r.Error(*file, "token file '" + s->auth_token_file + "' is accessible by group or others "
-                     "(mode 0" + mode.str() + "); run chmod 600 " + s->auth_token_file);
+      r.Error(*file, "token file '" + s->auth_token_file +
+                         "' is accessible by group or others "
+                         "(mode 0" +
+                         mode.str() + "); run chmod 600 " + s->auth_token_file);
     } else {
       std::stringstream buf;
       buf << in.rdbuf();
@@ -250,8 +252,7 @@ void ResolveVoters(Resolver& r, Settings* s) {
     }
   }
   if (!s->voters.empty() && s->voters.size() % 2 == 0) {
-    r.Warning(origin, std::to_string(s->voters.size()) +
-                          " voters tolerate no more failures than " +
+    r.Warning(origin, std::to_string(s->voters.size()) + " voters tolerate no more failures than " +
                           std::to_string(s->voters.size() - 1) + "; use an odd count");
   }
 
@@ -330,8 +331,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
   r.String("BIND_HOST", &s.bind_host);
   r.Url("ADVERTISE_URL", &s.advertise_url);
   if (s.advertise_url.empty()) {
-    s.advertise_url =
-        internal::HttpUrl(IsLoopback(s.bind_host) ? "127.0.0.1" : Hostname(), s.port);
+    s.advertise_url = internal::HttpUrl(IsLoopback(s.bind_host) ? "127.0.0.1" : Hostname(), s.port);
   }
   r.Url("COORDINATOR_URL", &s.coordinator_url);
   r.UrlList("EXTRA_PEERS", &s.extra_peers);

@@ -25,8 +25,8 @@ struct Host {
   double memory_gb = 0;
   int cpus = 0;
   std::string gpu;
-  std::string role;      // selfplay | nn_training | cmaes | all ...
-  std::string status = "ready";    // ready | disabled | maintenance
+  std::string role;              // selfplay | nn_training | cmaes | all ...
+  std::string status = "ready";  // ready | disabled | maintenance
   std::vector<std::string> capabilities;
   int max_parallel_jobs = 0;
   bool p2p_voter = false;
@@ -52,7 +52,7 @@ struct Settings {
   std::string node_id;
   int port = 8770;
   std::string bind_host = "0.0.0.0";
-  std::string advertise_url;        // default: http://<hostname>:<port>, or loopback if bound there
+  std::string advertise_url;  // default: http://<hostname>:<port>, or loopback if bound there
   std::string coordinator_url;
   std::vector<std::string> extra_peers;
   std::string ringrift_dir = ".";   // state in <dir>/state, data in <dir>/data
@@ -60,15 +60,15 @@ struct Settings {
                                     // with p2p_voter: true
   std::string preferred_leader;
   std::string leader_mode = "elected";  // elected | static
-  std::string auth_token;           // resolved token (never logged)
+  std::string auth_token;               // resolved token (never logged)
   std::string auth_token_file;
   bool require_auth = false;
   int ssh_port = 22;
-  std::string hosts_file;           // path of distributed_hosts.yaml actually read ("" = none)
+  std::string hosts_file;  // path of distributed_hosts.yaml actually read ("" = none)
   std::vector<Host> hosts;
   std::string timer_profile = "default";
   Timers timers;
-  std::string log_file;             // empty: stderr
+  std::string log_file;  // empty: stderr
   bool outbound_only = false;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
@@ -99,11 +99,12 @@ const std::vector<std::string>& KnownKeys();
 
 // Where settings come from. Unset members mean "not given".
 struct Sources {
-  std::map<std::string, std::string> flags;  // canonical env-style keys, e.g. "NODE_ID"
-  std::map<std::string, std::string> env;    // the process environment (only known keys used)
-  std::optional<std::string> node_conf_path; // --config; default /etc/ringrift/node.conf if
-                                             // it exists and use_default_paths
-  std::optional<std::string> hosts_yaml_path;  // default <RINGRIFT_DIR>/config/distributed_hosts.yaml
+  std::map<std::string, std::string> flags;   // canonical env-style keys, e.g. "NODE_ID"
+  std::map<std::string, std::string> env;     // the process environment (only known keys used)
+  std::optional<std::string> node_conf_path;  // --config; default /etc/ringrift/node.conf if
+                                              // it exists and use_default_paths
+  std::optional<std::string>
+      hosts_yaml_path;  // default <RINGRIFT_DIR>/config/distributed_hosts.yaml
   bool use_default_paths = true;
 };
 

@@ -105,13 +105,14 @@ TEST_F(SettingsTest, AnEmptyValueFallsThroughToTheNextSource) {
 }
 
 TEST_F(SettingsTest, NodeConfAcceptsCommentsQuotesAndExport) {
-  Conf("# ringrift node\n"
-       "\n"
-       "NODE_ID=\"gpu-1\"\n"
-       "export COORDINATOR_URL='http://coord:8770/'\n"
-       "  RINGRIFT_DIR=\"/srv/ring rift\"  # trailing comment\n"
-       "P2P_PORT=8771 # port\n"
-       "RINGRIFT_LOG_FILE=\"a\\\"b\"\r\n");
+  Conf(
+      "# ringrift node\n"
+      "\n"
+      "NODE_ID=\"gpu-1\"\n"
+      "export COORDINATOR_URL='http://coord:8770/'\n"
+      "  RINGRIFT_DIR=\"/srv/ring rift\"  # trailing comment\n"
+      "P2P_PORT=8771 # port\n"
+      "RINGRIFT_LOG_FILE=\"a\\\"b\"\r\n");
   src_.flags.clear();
   auto s = LoadIt();
   ASSERT_TRUE(s.ok()) << Dump();
@@ -130,11 +131,12 @@ TEST_F(SettingsTest, ProblemToStringReadsFileLineKeyMessage) {
 }
 
 TEST_F(SettingsTest, MalformedNodeConfLinesAreErrorsWithTheirLines) {
-  std::string path = Conf("NODE_ID=n1\n"
-                          "just words\n"
-                          "BAD KEY=1\n"
-                          "COORDINATOR_URL=\"http://x:1\n"
-                          "BIND_HOST=a b\n");
+  std::string path = Conf(
+      "NODE_ID=n1\n"
+      "just words\n"
+      "BAD KEY=1\n"
+      "COORDINATOR_URL=\"http://x:1\n"
+      "BIND_HOST=a b\n");
   EXPECT_FALSE(LoadIt().ok());
   auto errors = Errors();
   ASSERT_EQ(errors.size(), 4u) << Dump();
@@ -167,13 +169,14 @@ TEST_F(SettingsTest, UnknownFlagIsAnError) {
 }
 
 TEST_F(SettingsTest, UnknownYamlKeysAreErrorsWithLineAndKey) {
-  std::string path = Yaml("hosts:\n"
-                          "  a:\n"
-                          "    ssh_host: 10.0.0.1\n"
-                          "    ssh_prot: 22\n"
-                          "timers:\n"
-                          "  heartbeat: 100\n"
-                          "votrs: [a]\n");
+  std::string path = Yaml(
+      "hosts:\n"
+      "  a:\n"
+      "    ssh_host: 10.0.0.1\n"
+      "    ssh_prot: 22\n"
+      "timers:\n"
+      "  heartbeat: 100\n"
+      "votrs: [a]\n");
   EXPECT_FALSE(LoadIt().ok());
   auto errors = Errors();
   ASSERT_EQ(errors.size(), 3u) << Dump();
@@ -186,23 +189,27 @@ TEST_F(SettingsTest, UnknownYamlKeysAreErrorsWithLineAndKey) {
 }
 
 TEST_F(SettingsTest, WrongYamlTypesAreErrorsWithLineAndKey) {
-  Yaml("hosts:\n"
-       "  a:\n"
-       "    cpus: many\n"
-       "    p2p_voter: perhaps\n"
-       "    capabilities: gpu\n"
-       "    ssh_port: 70000\n"
-       "    status: broken\n"
-       "p2p_voters: a\n"
-       "timers:\n"
-       "  election_timeout_ms: [1]\n");
+  Yaml(
+      "hosts:\n"
+      "  a:\n"
+      "    cpus: many\n"
+      "    p2p_voter: perhaps\n"
+      "    capabilities: gpu\n"
+      "    ssh_port: 70000\n"
+      "    status: broken\n"
+      "p2p_voters: a\n"
+      "timers:\n"
+      "  election_timeout_ms: [1]\n");
   EXPECT_FALSE(LoadIt().ok());
   auto errors = Errors();
   ASSERT_EQ(errors.size(), 7u) << Dump();
-  std::vector<std::pair<int, std::string>> want = {
-      {3, "hosts.a.cpus"},     {4, "hosts.a.p2p_voter"}, {5, "hosts.a.capabilities"},
-      {6, "hosts.a.ssh_port"}, {7, "hosts.a.status"},    {8, "p2p_voters"},
-      {10, "timers.election_timeout_ms"}};
+  std::vector<std::pair<int, std::string>> want = {{3, "hosts.a.cpus"},
+                                                   {4, "hosts.a.p2p_voter"},
+                                                   {5, "hosts.a.capabilities"},
+                                                   {6, "hosts.a.ssh_port"},
+                                                   {7, "hosts.a.status"},
+                                                   {8, "p2p_voters"},
+                                                   {10, "timers.election_timeout_ms"}};
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(errors[i].line, want[i].first) << errors[i].ToString();
     EXPECT_EQ(errors[i].key, want[i].second) << errors[i].ToString();
@@ -226,8 +233,9 @@ TEST_F(SettingsTest, YamlSyntaxErrorReportsItsLine) {
 }
 
 TEST_F(SettingsTest, SectionsOwnedByLaterModulesAreSkipped) {
-  Yaml("jobs: {selfplay: {argv: [x]}}\nfile_classes: [1]\nsync: 1\ncleanup: {}\n"
-       "watchdog: x\npipeline: ~\n");
+  Yaml(
+      "jobs: {selfplay: {argv: [x]}}\nfile_classes: [1]\nsync: 1\ncleanup: {}\n"
+      "watchdog: x\npipeline: ~\n");
   EXPECT_TRUE(LoadIt().ok()) << Dump();
   EXPECT_TRUE(problems_.empty()) << Dump();
 }
@@ -252,11 +260,13 @@ TEST_F(SettingsTest, MissingNodeIdSaysHowToSetIt) {
 }
 
 TEST_F(SettingsTest, NodeIdsMustBeShortAndPlain) {
-  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", std::string(65, 'x'), "é"}) {
+  const std::vector<std::string> bads = {"a b", "a/b", std::string(65, 'x'), "é"};
+  for (const std::string& bad : bads) {
     src_.flags["NODE_ID"] = bad;
     EXPECT_FALSE(LoadIt().ok()) << bad;
   }
-  for (const std::string& good : std::vector<std::string>{"a", "gpu-1.lab_2", std::string(64, 'x')}) {
+  for (const std::string& good :
+       std::vector<std::string>{"a", "gpu-1.lab_2", std::string(64, 'x')}) {
     src_.flags["NODE_ID"] = good;
     EXPECT_TRUE(LoadIt().ok()) << good << Dump();
   }
@@ -281,8 +291,8 @@ TEST_F(SettingsTest, UrlsMustBeHttpWithAHost) {
     src_.flags["COORDINATOR_URL"] = bad;
     EXPECT_FALSE(LoadIt().ok()) << bad;
   }
-  for (const std::string good : {"http://c:8770", "https://c.example.org", "http://[::1]:8770",
-                                 "http://10.0.0.1:1/base/"}) {
+  for (const std::string good :
+       {"http://c:8770", "https://c.example.org", "http://[::1]:8770", "http://10.0.0.1:1/base/"}) {
     src_.flags["COORDINATOR_URL"] = good;
     EXPECT_TRUE(LoadIt().ok()) << good << Dump();
   }
@@ -301,9 +311,10 @@ TEST_F(SettingsTest, AdvertiseUrlUsesLoopbackWhenBoundThere) {
 }
 
 TEST_F(SettingsTest, VotersComeFromEnvThenYamlListThenHostFlags) {
-  Yaml("hosts:\n"
-       "  a: {p2p_voter: true}\n  b: {p2p_voter: false}\n  c: {p2p_voter: true}\n"
-       "  d: {}\n  e: {p2p_voter: true}\n");
+  Yaml(
+      "hosts:\n"
+      "  a: {p2p_voter: true}\n  b: {p2p_voter: false}\n  c: {p2p_voter: true}\n"
+      "  d: {}\n  e: {p2p_voter: true}\n");
   EXPECT_EQ(LoadIt()->voters, (std::vector<std::string>{"a", "c", "e"}));
   Yaml("hosts:\n  a: {p2p_voter: true}\n  b: {}\n  c: {}\np2p_voters: [b, c, a]\n");
   EXPECT_EQ(LoadIt()->voters, (std::vector<std::string>{"b", "c", "a"}));
@@ -428,12 +439,13 @@ TEST_F(SettingsTest, UnknownProfileAndInconsistentTimersAreErrors) {
 }
 
 TEST_F(SettingsTest, SeedsAreCoordinatorThenExtraPeersThenHostsWithoutSelfOrRepeats) {
-  Yaml("hosts:\n"
-       "  n1: {ssh_host: self.lan}\n"
-       "  z: {ssh_host: z.lan}\n"
-       "  a: {p2p_url: 'http://a.lan:9000/'}\n"
-       "  c: {ssh_host: coord}\n"
-       "  m: {ssh_user: x}\n");
+  Yaml(
+      "hosts:\n"
+      "  n1: {ssh_host: self.lan}\n"
+      "  z: {ssh_host: z.lan}\n"
+      "  a: {p2p_url: 'http://a.lan:9000/'}\n"
+      "  c: {ssh_host: coord}\n"
+      "  m: {ssh_user: x}\n");
   src_.flags["COORDINATOR_URL"] = "http://coord:8770";
   src_.flags["EXTRA_PEERS"] = "http://x:1, http://me:8770,http://x:1/";
   src_.flags["ADVERTISE_URL"] = "http://me:8770";
