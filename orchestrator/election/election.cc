@@ -1,0 +1,468 @@
+#include "orchestrator/election/election.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <utility>
+
+#include "orchestrator/base/log.h"
+#include "orchestrator/election/vote_counter.h"
+
+namespace rift::election {
+namespace {
+
+using protocol::Envelope;
+using protocol::Heartbeat;
+using protocol::HeartbeatAck;
+using protocol::Output;
+using protocol::TimeoutNow;
+using protocol::VoteRequest;
+using protocol::VoteResponse;
+
+Duration Scale(Duration d, double f) {
+  return Duration(static_cast<Duration::rep>(static_cast<double>(d.count()) * f));
+}
+
+std::string T(uint64_t term) { return std::to_string(term); }
+
+}  // namespace
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "unknown";
+}
+
+struct Election::Impl {
+  Config config;
+  VoteStore* store;
+  Random* random;
+  Stats stats;
+  bool voter = false;
+  // False when Load failed: not knowing our past votes, we must never vote or campaign.
+  bool store_ok = true;
+
+  uint64_t term = 0;
+  std::string voted_for;
+  Role role = Role::kFollower;
+  std::string leader_id;  // empty: no leader known in this term
+  std::string leader_url;
+
+  TimePoint election_deadline;
+  std::optional<TimePoint> heard_leader_at;  // last heartbeat from the current leader
+  // (Pre-)votes are refused until then: a leader we acked may still hold its lease.
+  TimePoint sticky_until;
+  std::optional<VoteCounter> votes;  // the current pre-vote or vote round
+  std::vector<std::string> members;  // from the last Tick, for heartbeats sent from Receive
+
+  // Leader state; reset by BecomeLeader.
+  uint64_t next_seq = 1;
+  TimePoint leader_since;
+  TimePoint next_heartbeat;
+  std::map<uint64_t, TimePoint> sent;     // heartbeat seq -> send time (recent rounds only)
+  std::map<std::string, uint64_t> acked;  // voter -> highest seq it acked in this term
+  std::optional<TimePoint> lease_start;
+  std::optional<TimePoint> last_timeout_now;
+  // No lease while a TimeoutNow may be in flight: its target campaigns past voters' stickiness.
+  TimePoint transfer_until = TimePoint::min();
+
+  Duration et() const { return config.timers.election_timeout; }
+  const std::string& self() const { return config.node_id; }
+  bool IsVoter(const std::string& id) const {
+    return std::find(config.voters.begin(), config.voters.end(), id) != config.voters.end();
+  }
+  bool CanCampaign() const {
+    return voter && store_ok &&
+           (config.mode == LeaderMode::kElected || config.preferred_leader == self());
+  }
+  bool Sticky(TimePoint now) const { return role == Role::kLeader || now < sticky_until; }
+
+  Envelope Make(const std::string& to, protocol::Body body) const {
+    Envelope e;
+    e.from_id = self();
+    e.from_url = config.self_url;
+    e.to_id = to;
+    e.body = std::move(body);
+    return e;
+  }
+
+  bool Persist(uint64_t new_term, const std::string& vote) {
+    Status s = store->Save(PersistentState{new_term, vote});
+    if (s.ok()) return true;
+    ++stats.store_errors;
+    log::Error("election: cannot persist term " + T(new_term) + ": " + s.ToString());
+    return false;
+  }
+
+  void ResetElectionTimer(TimePoint now) {
+    election_deadline = now + random->Between(et(), 2 * et());
+  }
+
+  void SetLeader(const std::string& id, const std::string& url) {
+    if (leader_id != id) {
+      ++stats.leader_changes;
+      log::Info("election: leader is " + id + " in term " + T(term));
+    }
+    leader_id = id;
+    leader_url = url;
+  }
+
+  void BecomeFollower() {
+    if (role == Role::kLeader) {
+      ++stats.stepped_down;
+      log::Info("election: " + self() + " steps down in term " + T(term));
+      leader_id.clear();
+      leader_url.clear();
+    }
+    role = Role::kFollower;
+    votes.reset();
+  }
+
+  // A higher term seen: follow it with no vote. A failed save leaves memory ahead of disk,
+  // which is safe: votes are saved (with their term) before they are granted.
+  void AdoptTerm(uint64_t new_term, TimePoint now, bool persist) {
+    BecomeFollower();
+    term = new_term;
+    voted_for.clear();
+    leader_id.clear();
+    leader_url.clear();
+    heard_leader_at.reset();
+    ResetElectionTimer(now);
+    if (persist) (void)Persist(term, voted_for);
+  }
+
+  std::vector<Envelope> Tick(TimePoint now, const std::vector<std::string>& alive) {
+    members = alive;
+    std::vector<Envelope> out;
+    if (role == Role::kLeader) {
+      LeaderTick(now, out);
+    } else if (CanCampaign() && config.voters.size() == 1) {
+      StartElection(now, /*transfer=*/false, out);  // we are the majority: lead at once
+    } else if (CanCampaign() && now >= election_deadline) {
+      StartPreVote(now, out);
+    }
+    return out;
+  }
+
+  void StartPreVote(TimePoint now, std::vector<Envelope>& out) {
+    role = Role::kPreCandidate;
+    ++stats.pre_votes_started;
+    votes.emplace(config.voters.size());
+    votes->Register(self(), true);
+    ResetElectionTimer(now);  // retry if this round stalls
+    for (const auto& v : config.voters) {
+      if (v != self()) out.push_back(Make(v, VoteRequest{term + 1, self(), true, false}));
+    }
+  }
+
+  void StartElection(TimePoint now, bool transfer, std::vector<Envelope>& out) {
+    ResetElectionTimer(now);
+    // The self-vote must be durable before anyone is asked: a restart must not vote again.
+    if (!Persist(term + 1, self())) {
+      BecomeFollower();
+      return;
+    }
+    BecomeFollower();
+    ++term;
+    voted_for = self();
+    leader_id.clear();
+    leader_url.clear();
+    heard_leader_at.reset();
+    role = Role::kCandidate;
+    ++stats.elections_started;
+    votes.emplace(config.voters.size());
+    votes->Register(self(), true);
+    log::Info("election: " + self() + " campaigns in term " + T(term));
+    if (votes->decision() == VoteDecision::kGranted) {
+      BecomeLeader(now, out);
+      return;
+    }
+    for (const auto& v : config.voters) {
+      if (v != self()) out.push_back(Make(v, VoteRequest{term, self(), false, transfer}));
+    }
+  }
+
+  void BecomeLeader(TimePoint now, std::vector<Envelope>& out) {
+    role = Role::kLeader;
+    votes.reset();
+    ++stats.became_leader;
+    SetLeader(self(), config.self_url);
+    leader_since = now;
+    sent.clear();
+    acked.clear();
+    lease_start.reset();
+    last_timeout_now.reset();
+    transfer_until = TimePoint::min();
+    SendHeartbeats(now, out);  // at once: followers must stop campaigning
+  }
+
+  void LeaderTick(TimePoint now, std::vector<Envelope>& out) {
+    // Check-quorum: without a majority's ack for election_timeout, another leader may exist.
+    if (config.voters.size() > 1 && now >= lease_start.value_or(leader_since) + et()) {
+      log::Warn("election: " + self() + " lost its quorum in term " + T(term));
+      BecomeFollower();
+      ResetElectionTimer(now);
+      return;
+    }
+    MaybeTransfer(now, out);
+    if (now >= next_heartbeat) SendHeartbeats(now, out);
+  }
+
+  void SendHeartbeats(TimePoint now, std::vector<Envelope>& out) {
+    uint64_t seq = next_seq++;
+    sent[seq] = now;
+    // Rounds older than the lease window can never extend it.
+    while (!sent.empty() && sent.begin()->second + 2 * et() < now) sent.erase(sent.begin());
+    next_heartbeat = now + config.timers.heartbeat_interval;
+    Heartbeat hb{term, self(), config.self_url, seq};
+    for (const auto& v : config.voters) {
+      if (v != self()) out.push_back(Make(v, hb));
+    }
+    for (const auto& m : members) {
+      if (m != self() && !IsVoter(m)) out.push_back(Make(m, hb));
+    }
+    UpdateLease();  // a single voter is its own majority
+  }
+
+  void UpdateLease() {
+    std::vector<uint64_t> seqs;
+    for (const auto& v : config.voters) {
+      auto it = acked.find(v);
+      seqs.push_back(v == self() ? next_seq - 1 : (it == acked.end() ? 0 : it->second));
+    }
+    std::sort(seqs.begin(), seqs.end(), std::greater<>());
+    uint64_t majority_seq = seqs[config.voters.size() / 2];
+    auto it = sent.find(majority_seq);
+    if (it != sent.end() && (!lease_start || it->second > *lease_start)) lease_start = it->second;
+  }
+
+  void MaybeTransfer(TimePoint now, std::vector<Envelope>& out) {
+    const std::string& p = config.preferred_leader;
+    if (p.empty() || p == self() || !IsVoter(p)) return;
+    auto it = acked.find(p);
+    if (it == acked.end() || it->second != next_seq - 1) return;  // not healthy and current
+    if (last_timeout_now && now < *last_timeout_now + et()) return;
+    last_timeout_now = now;
+    transfer_until = now + et();
+    log::Info("election: " + self() + " hands leadership to preferred " + p);
+    out.push_back(Make(p, TimeoutNow{term}));
+  }
+
+  void OnVoteRequest(const Envelope& in, const VoteRequest& req, TimePoint now, Output& out) {
+    auto reply = [&](bool granted, uint64_t t) {
+      out.replies.push_back(Make(in.from_id, VoteResponse{t, granted, req.pre_vote}));
+    };
+    if (!voter || !store_ok || req.candidate_id == self() || !IsVoter(req.candidate_id) ||
+        (config.mode == LeaderMode::kStatic && req.candidate_id != config.preferred_leader)) {
+      reply(false, term);
+      return;
+    }
+    if (req.pre_vote) {  // never changes our state
+      bool grant = req.term > term && (req.transfer || !Sticky(now));
+      reply(grant, grant ? req.term : term);
+      return;
+    }
+    // Stickiness before the term check: a live leader's term must not be bumped (Raft 9.6).
+    if (req.term < term || (!req.transfer && Sticky(now))) {
+      reply(false, term);
+      return;
+    }
+    if (req.term > term) AdoptTerm(req.term, now, /*persist=*/false);  // saved with the vote
+    if (!voted_for.empty() && voted_for != req.candidate_id) {
+      reply(false, term);
+      return;
+    }
+    if (voted_for.empty()) {
+      if (!Persist(term, req.candidate_id)) {
+        reply(false, term);
+        return;
+      }
+      voted_for = req.candidate_id;
+    }
+    ResetElectionTimer(now);
+    reply(true, term);
+  }
+
+  void OnVoteResponse(const Envelope& in, const VoteResponse& resp, TimePoint now, Output& out) {
+    if (!IsVoter(in.from_id)) return;
+    if (resp.pre_vote) {  // pre-vote answers never change terms
+      if (role != Role::kPreCandidate || (resp.granted && resp.term != term + 1)) return;
+      votes->Register(in.from_id, resp.granted);
+      if (votes->decision() == VoteDecision::kGranted) {
+        StartElection(now, /*transfer=*/false, out.outbound);
+      } else if (votes->decision() == VoteDecision::kDenied) {
+        BecomeFollower();
+      }
+      return;
+    }
+    if (resp.term > term) {
+      AdoptTerm(resp.term, now, /*persist=*/true);
+      return;
+    }
+    if (role != Role::kCandidate || resp.term != term) return;
+    votes->Register(in.from_id, resp.granted);
+    if (votes->decision() == VoteDecision::kGranted) {
+      BecomeLeader(now, out.outbound);
+    } else if (votes->decision() == VoteDecision::kDenied) {
+      BecomeFollower();
+    }
+  }
+
+  void OnHeartbeat(const Envelope& in, const Heartbeat& hb, TimePoint now, Output& out) {
+    auto reply = [&](bool success) {
+      out.replies.push_back(Make(in.from_id, HeartbeatAck{term, hb.seq, success}));
+    };
+    if (hb.term < term) {  // tells the stale leader our term, so that it steps down
+      reply(false);
+      return;
+    }
+    if (hb.term == term && role == Role::kLeader) {
+      // Two leaders in one term means a broken vote store or a duplicated node id.
+      log::Error("election: " + hb.leader_id + " also claims term " + T(term));
+      reply(false);
+      return;
+    }
+    if (hb.term > term) {
+      AdoptTerm(hb.term, now, /*persist=*/true);
+    } else {
+      BecomeFollower();
+    }
+    SetLeader(hb.leader_id, hb.leader_url.empty() ? in.from_url : hb.leader_url);
+    heard_leader_at = now;
+    sticky_until = now + et();
+    ResetElectionTimer(now);
+    reply(true);
+  }
+
+  void OnHeartbeatAck(const Envelope& in, const HeartbeatAck& ack, TimePoint now) {
+    if (ack.term > term) {
+      AdoptTerm(ack.term, now, /*persist=*/true);
+      return;
+    }
+    if (role != Role::kLeader || ack.term != term || !ack.success || in.from_id == self() ||
+        !IsVoter(in.from_id)) {
+      return;
+    }
+    uint64_t& a = acked[in.from_id];
+    a = std::max(a, ack.seq);
+    UpdateLease();
+  }
+
+  void OnTimeoutNow(const Envelope& in, const TimeoutNow& tn, TimePoint now, Output& out) {
+    if (tn.term > term) {
+      AdoptTerm(tn.term, now, /*persist=*/true);
+      return;
+    }
+    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id || !CanCampaign()) {
+      return;
+    }
+    log::Info("election: " + self() + " takes over from " + in.from_id);
+    StartElection(now, /*transfer=*/true, out.outbound);
+  }
+};
+
+Election::Election(Config config, VoteStore* store, Random* random, TimePoint now)
+    : impl_(new Impl{}) {
+  Impl& s = *impl_;
+  // Deduplicate voters (keeping order): a repeated id must not count twice toward a majority.
+  std::vector<std::string> voters;
+  for (auto& v : config.voters) {
+    if (!v.empty() && std::find(voters.begin(), voters.end(), v) == voters.end()) {
+      voters.push_back(v);
+    }
+  }
+  config.voters = std::move(voters);
+  s.config = std::move(config);
+  s.store = store;
+  s.random = random;
+  s.voter = s.IsVoter(s.self());
+  auto loaded = store->Load();
+  if (loaded.ok()) {
+    s.term = loaded->term;
+    s.voted_for = loaded->voted_for;
+  } else {
+    s.store_ok = false;
+    ++s.stats.store_errors;
+    log::Error("election: cannot load vote record, will only follow: " +
+               loaded.status().ToString());
+  }
+  if (s.config.mode == LeaderMode::kStatic && !s.IsVoter(s.config.preferred_leader)) {
+    log::Warn("election: static mode without a voting preferred_leader: nobody will lead");
+  }
+  // We may have acked a leader just before restarting; honour the lease it may still hold.
+  s.sticky_until = now + s.et();
+  s.ResetElectionTimer(now);
+}
+
+Election::~Election() { delete impl_; }
+
+std::vector<Envelope> Election::Tick(TimePoint now, const std::vector<std::string>& members) {
+  return impl_->Tick(now, members);
+}
+
+Output Election::Receive(const Envelope& in, TimePoint now) {
+  Output out;
+  if (in.from_id == impl_->self()) return out;
+  if (const auto* m = std::get_if<VoteRequest>(&in.body)) {
+    impl_->OnVoteRequest(in, *m, now, out);
+  } else if (const auto* m = std::get_if<VoteResponse>(&in.body)) {
+    impl_->OnVoteResponse(in, *m, now, out);
+  } else if (const auto* m = std::get_if<Heartbeat>(&in.body)) {
+    impl_->OnHeartbeat(in, *m, now, out);
+  } else if (const auto* m = std::get_if<HeartbeatAck>(&in.body)) {
+    impl_->OnHeartbeatAck(in, *m, now);
+  } else if (const auto* m = std::get_if<TimeoutNow>(&in.body)) {
+    impl_->OnTimeoutNow(in, *m, now, out);
+  }
+  return out;  // membership messages are not ours
+}
+
+Role Election::role() const { return impl_->role; }
+uint64_t Election::term() const { return impl_->term; }
+std::optional<std::string> Election::leader_id() const {
+  if (impl_->leader_id.empty()) return std::nullopt;
+  return impl_->leader_id;
+}
+std::string Election::leader_url() const { return impl_->leader_url; }
+bool Election::is_voter() const { return impl_->voter; }
+
+bool Election::HasLease(TimePoint now) const {
+  const Impl& s = *impl_;
+  return s.role == Role::kLeader && s.lease_start &&
+         now < *s.lease_start + Scale(s.et(), s.config.timers.lease_fraction) &&
+         now >= s.transfer_until;
+}
+
+bool Election::HasQuorum(TimePoint now) const {
+  const Impl& s = *impl_;
+  if (s.role == Role::kLeader) return HasLease(now);
+  return !s.leader_id.empty() && s.heard_leader_at && now < *s.heard_leader_at + s.et();
+}
+
+Status Election::CheckTerm(uint64_t term) const {
+  const Impl& s = *impl_;
+  if (term < s.term) {
+    return StaleTerm("term " + T(term) + " is stale: current term is " + T(s.term));
+  }
+  if (term > s.term) {
+    return FailedPrecondition("term " + T(term) + " is newer than this node's term " + T(s.term) +
+                              ": this node lags behind the leader");
+  }
+  if (s.leader_id.empty()) {
+    return FailedPrecondition("no leader known for term " + T(term));
+  }
+  return Status::Ok();
+}
+
+const Stats& Election::stats() const { return impl_->stats; }
+const Config& Election::config() const { return impl_->config; }
+
+}  // namespace rift::election
