@@ -51,6 +51,7 @@ void PrintKeyValues(std::ostream& out,
 std::string FormatAge(int64_t age_ms) {
   if (age_ms < 0) age_ms = 0;
   char buf[32];
+  if (age_ms < 100) return "now";
   if (age_ms < 10'000) {
     std::snprintf(buf, sizeof(buf), "%.1fs ago", static_cast<double>(age_ms) / 1000.0);
   } else if (age_ms < 120'000) {

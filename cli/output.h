@@ -33,7 +33,7 @@ class Table {
 void PrintKeyValues(std::ostream& out,
                     const std::vector<std::pair<std::string, std::string>>& rows);
 
-// How long ago, for humans: "0.4s ago", "12s ago", "5m ago", "3h ago", "2d ago".
+// How long ago, for humans: "now", "0.4s ago", "12s ago", "5m ago", "3h ago", "2d ago".
 std::string FormatAge(int64_t age_ms);
 
 std::string YesNo(bool b);

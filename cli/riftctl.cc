@@ -14,7 +14,7 @@ int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ostream& e
   app.footer(
       "Exit codes: 0 ok, 1 remote or operation error, 2 usage, 3 unreachable.\n"
       "Environment: RINGRIFT_ADDR (comma-separated), RINGRIFT_CLUSTER_AUTH_TOKEN, "
-      "RINGRIFT_CLUSTER_AUTH_TOKEN_FILE.");
+      "RINGRIFT_CLUSTER_AUTH_TOKEN_FILE.\n");
 
   GlobalFlags& f = ctx.flags;
   app.add_option("--addr", f.addrs,

@@ -329,6 +329,34 @@ TEST_F(RiftctlTest, RefusesAGroupOrWorldReadableTokenFile) {
   EXPECT_EQ(daemon_.hits(), 0);
 }
 
+#ifdef RIFT_CLI_HAVE_SETTINGS
+TEST(RiftctlConfigTest, ReportsEveryProblemWithFileLineAndKey) {
+  std::string conf = WriteTokenFile("bad.conf", "NODE_ID=n1\nP2P_PORT=abc\nBOGUS=1\n", 0600);
+  Outcome r = Riftctl({"config", "check", "--config", conf}, {{"RINGRIFT_DIR", ::testing::TempDir()}});
+  EXPECT_EQ(r.code, kExitRemote);
+  EXPECT_NE(r.out.find(conf + ":2: P2P_PORT: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(conf + ":3: BOGUS: "), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("config check failed"), std::string::npos) << r.err;
+  Outcome j = Riftctl({"config", "check", "--config", conf, "-o", "json"},
+                      {{"RINGRIFT_DIR", ::testing::TempDir()}});
+  EXPECT_EQ(j.code, kExitRemote);
+  json doc = json::parse(j.out);
+  EXPECT_FALSE(doc["ok"].get<bool>());
+  EXPECT_GE(doc["problems"].size(), 2u);
+  ::unlink(conf.c_str());
+}
+
+TEST(RiftctlConfigTest, AValidConfigExitsZero) {
+  std::string port = ClosedAddr().substr(std::string("http://127.0.0.1:").size());
+  std::string conf = WriteTokenFile("ok.conf", "NODE_ID=n1\nP2P_PORT=" + port + "\n", 0600);
+  Outcome r = Riftctl({"config", "check", "--config", conf},
+                      {{"RINGRIFT_DIR", ::testing::TempDir()}, {"RINGRIFT_P2P_VOTERS", "n1"}});
+  EXPECT_EQ(r.code, kExitOk) << r.out << r.err;
+  EXPECT_NE(r.out.find("node    n1"), std::string::npos) << r.out;
+  ::unlink(conf.c_str());
+}
+#endif
+
 TEST(TableTest, PadsColumnsAndTrimsLines) {
   Table t({"A", "LONG HEADER", "N"});
   t.SetAlign(2, Table::Align::kRight);

@@ -65,6 +65,7 @@ ApiError ParseApiError(const ApiResponse& response) {
     while (!out.message.empty() && (out.message.back() == '\n' || out.message.back() == '\r')) {
       out.message.pop_back();
     }
+    if (out.message.empty()) out.message = "(no error details in the response)";
   }
   return out;
 }
