@@ -1,0 +1,44 @@
+#pragma once
+// What the HTTP handlers need from the node. node::Node implements it; tests use a fake.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "orchestrator/base/status.h"
+#include "orchestrator/core/node_core.h"
+#include "orchestrator/protocol/messages.h"
+
+namespace rift::api {
+
+// Sampled by the node's ticker (~1 Hz), never inside a request.
+struct SystemStats {
+  double disk_percent = 0;    // of the data volume (statvfs of <RINGRIFT_DIR>/data)
+  double memory_percent = 0;  // (MemTotal - MemAvailable) / MemTotal
+  double cpu_percent = 0;     // all CPUs, since the previous sample
+  int selfplay_jobs = 0;
+  int training_jobs = 0;
+};
+
+// Immutable once published; handlers hold a shared_ptr to one for the whole request.
+struct PublishedState {
+  core::Snapshot core;
+  SystemStats system;
+};
+
+class NodeApi {
+ public:
+  virtual ~NodeApi() = default;
+  // The newest published state; never blocks on the core. Never null once serving.
+  virtual std::shared_ptr<const PublishedState> State() const = 0;
+  // Hands inbound peer envelopes to the core; returns the replies for the sender.
+  virtual std::vector<protocol::Envelope> Deliver(std::vector<protocol::Envelope> batch) = 0;
+  // True while this node leads and holds a quorum lease (checked now, under the core lock).
+  virtual bool HasLease() const = 0;
+  // Fencing check of a leader term carried by a request (NodeCore::CheckTerm).
+  virtual Status CheckTerm(uint64_t term) const = 0;
+};
+
+// Unhealthy at disk >= 90 % or memory >= 95 % (the original's thresholds).
+bool IsHealthy(const SystemStats& s);
+
+}  // namespace rift::api

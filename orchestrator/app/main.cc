@@ -1,0 +1,154 @@
+// ringrift-p2p: the node daemon. Flags keep the original's names; every setting also comes from
+// the environment (as systemd passes node.conf), node.conf and distributed_hosts.yaml.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "orchestrator/base/log.h"
+#include "orchestrator/node/node.h"
+#include "orchestrator/settings/settings.h"
+
+namespace {
+
+using rift::settings::Problem;
+
+int PrintProblems(const std::vector<Problem>& problems) {
+  int errors = 0;
+  for (const auto& p : problems) {
+    std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    if (p.severity == Problem::Severity::kError) ++errors;
+  }
+  return errors;
+}
+
+int CheckConfig(const rift::settings::Sources& sources) {
+  std::vector<Problem> problems;
+  auto s = rift::settings::Load(sources, &problems);
+  if (s.ok()) rift::settings::CheckDeployment(*s, &problems);
+  int errors = PrintProblems(problems);
+  int warnings = static_cast<int>(problems.size()) - errors;
+  if (errors > 0) {
+    std::fprintf(stderr, "configuration has %d error(s), %d warning(s)\n", errors, warnings);
+    return 1;
+  }
+  std::printf("configuration OK: node %s, port %d, %zu voter(s), %zu seed(s), %d warning(s)\n",
+              s->node_id.c_str(), s->port, s->voters.size(), s->Seeds().size(), warnings);
+  return 0;
+}
+
+// Settings validates P2P_PORT as 1..65535; port 0 ("any free port", used by tests and
+// scripts) is handled here: the key is withheld from Load() and applied afterwards, and a
+// derived advertise URL gets port 0, which the node replaces with the bound port.
+bool TakePortZero(rift::settings::Sources* sources) {
+  auto is_zero = [](const std::map<std::string, std::string>& m) {
+    auto it = m.find("P2P_PORT");
+    return it != m.end() && it->second == "0";
+  };
+  bool flag_given = sources->flags.count("P2P_PORT") > 0;
+  bool zero = flag_given ? is_zero(sources->flags) : is_zero(sources->env);
+  if (zero) {
+    sources->flags.erase("P2P_PORT");
+    sources->env.erase("P2P_PORT");
+  }
+  return zero;
+}
+
+void ApplyPortZero(const rift::settings::Sources& sources, rift::settings::Settings* s) {
+  s->port = 0;
+  if (sources.flags.count("ADVERTISE_URL") || sources.env.count("ADVERTISE_URL")) return;
+  std::string& url = s->advertise_url;
+  size_t host = url.find("://");
+  size_t colon = url.rfind(':');
+  if (host != std::string::npos && colon != std::string::npos && colon > host + 2) {
+    url = url.substr(0, colon) + ":0";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringrift-p2p: RingRift cluster node daemon (membership, election, HTTP API)"};
+  std::string config, hosts;
+  bool require_auth = false, check_config = false, version = false;
+  struct Flag {
+    const char* name;
+    const char* key;
+    const char* help;
+  };
+  const Flag string_flags[] = {
+      {"--node-id", "NODE_ID", "this node's id (NODE_ID)"},
+      {"--port", "P2P_PORT", "HTTP port, 0 = any free port (P2P_PORT, default 8770)"},
+      {"--peers", "EXTRA_PEERS", "comma-separated peer URLs (EXTRA_PEERS)"},
+      {"--ringrift-path", "RINGRIFT_DIR", "state and data directory (RINGRIFT_DIR)"},
+      {"--auth-token", "RINGRIFT_CLUSTER_AUTH_TOKEN",
+       "cluster token (prefer RINGRIFT_CLUSTER_AUTH_TOKEN_FILE: flags are visible in ps)"},
+      {"--advertise-url", "ADVERTISE_URL", "URL peers use to reach this node (ADVERTISE_URL)"},
+      {"--bind", "BIND_HOST", "address to listen on (BIND_HOST, default 0.0.0.0)"},
+      {"--voters", "RINGRIFT_P2P_VOTERS", "comma-separated voter node ids (RINGRIFT_P2P_VOTERS)"},
+      {"--coordinator", "COORDINATOR_URL", "first seed URL (COORDINATOR_URL)"},
+      {"--timer-profile", "RINGRIFT_TIMER_PROFILE", "default | etcd | fast"},
+      {"--log-file", "RINGRIFT_LOG_FILE", "append logs here instead of stderr"},
+  };
+  std::map<std::string, std::string> given;
+  for (const auto& f : string_flags) app.add_option(f.name, given[f.key], f.help);
+  app.add_flag("--require-auth", require_auth, "refuse to start without a cluster token");
+  app.add_option("--config", config, "node.conf (default /etc/ringrift/node.conf if present)");
+  app.add_option("--hosts", hosts, "distributed_hosts.yaml");
+  app.add_flag("--check-config", check_config,
+               "report every configuration problem (file:line: key: message) and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::printf("ringrift-p2p %s\n", RIFT_VERSION);
+    return 0;
+  }
+
+  rift::settings::Sources sources;
+  for (const auto& f : string_flags) {
+    if (app.count(f.name) > 0) sources.flags[f.key] = given[f.key];
+  }
+  if (require_auth) sources.flags["RINGRIFT_REQUIRE_AUTH"] = "true";
+  sources.env = rift::settings::ProcessEnvironment();
+  if (!config.empty()) sources.node_conf_path = config;
+  if (!hosts.empty()) sources.hosts_yaml_path = hosts;
+  bool port_zero = !check_config && TakePortZero(&sources);
+  if (check_config) return CheckConfig(sources);
+
+  std::vector<Problem> problems;
+  auto settings = rift::settings::Load(sources, &problems);
+  if (settings.ok() && port_zero) ApplyPortZero(sources, &settings.value());
+  if (!settings.ok()) {
+    PrintProblems(problems);
+    std::fprintf(stderr, "ringrift-p2p: %s\n", settings.status().message().c_str());
+    return 2;
+  }
+  rift::log::Init("ringrift-p2p", settings->log_file);
+  for (const auto& p : problems) rift::log::Warn(p.ToString());
+
+  // Signals are taken synchronously by this thread; every thread started later inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  rift::node::Node node(std::move(settings).value());
+  if (rift::Status st = node.Start(); !st.ok()) {
+    rift::log::Error("cannot start: " + st.ToString());
+    std::fprintf(stderr, "ringrift-p2p: cannot start: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  rift::log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ", shutting down");
+  node.Stop();
+  return 0;
+}

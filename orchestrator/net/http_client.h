@@ -1,0 +1,51 @@
+#pragma once
+// A keep-alive HTTP client for one base URL ("http://host:port"); httplib stays in
+// http_client.cc. Thread-safe: requests on one client are serialised (one connection).
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "orchestrator/base/status.h"
+
+namespace rift::net {
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{300};
+  std::chrono::milliseconds read_timeout{1000};
+  std::chrono::milliseconds write_timeout{1000};
+  std::string auth_token;  // sent as `Authorization: Bearer` when non-empty
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+class HttpClient {
+ public:
+  // kInvalidArgument for a URL that is not http(s)://host[:port].
+  static Result<std::unique_ptr<HttpClient>> Create(const std::string& base_url,
+                                                    ClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Transport failures (refused, timeout, reset) come back as kUnavailable / kDeadlineExceeded;
+  // any HTTP status is a success here.
+  Result<HttpResult> Post(const std::string& path, const std::string& body,
+                          const std::string& content_type,
+                          const std::vector<std::pair<std::string, std::string>>& headers = {});
+  Result<HttpResult> Get(const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& headers = {});
+  const std::string& base_url() const;
+
+ private:
+  struct Impl;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rift::net

@@ -1,0 +1,277 @@
+#include "orchestrator/node/node.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "orchestrator/api/handlers.h"
+#include "orchestrator/api/http_server.h"
+#include "orchestrator/api/node_api.h"
+#include "orchestrator/api/router.h"
+#include "orchestrator/base/log.h"
+#include "orchestrator/base/random.h"
+#include "orchestrator/core/node_core.h"
+#include "orchestrator/net/peer_transport.h"
+#include "orchestrator/node/events.h"
+#include "orchestrator/node/system_stats.h"
+#ifdef RIFT_HAVE_SQLITE_STORE
+#include "orchestrator/store/vote_store.h"
+#endif
+
+namespace rift::node {
+namespace fs = std::filesystem;
+
+constexpr auto kTickInterval = milliseconds(10);
+constexpr auto kSampleInterval = seconds(1);
+
+std::string WithActualPort(const std::string& url, int port) {
+  std::string u = url;
+  bool slash = !u.empty() && u.back() == '/';
+  if (slash) u.pop_back();
+  if (u.size() >= 2 && u.compare(u.size() - 2, 2, ":0") == 0) {
+    u = u.substr(0, u.size() - 1) + std::to_string(port);
+  }
+  return slash ? u + "/" : u;
+}
+
+namespace {
+
+Status WritePortFile(const fs::path& state_dir, int port) {
+  fs::path tmp = state_dir / "p2p.port.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return Internal("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, state_dir / "p2p.port", ec);
+  if (ec) return Internal("cannot rename " + tmp.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+core::NodeConfig MakeCoreConfig(const settings::Settings& s, const std::string& url) {
+  core::NodeConfig c;
+  auto& m = c.membership;
+  m.node_id = s.node_id;
+  m.advertise_url = url;
+  m.incarnation = static_cast<uint64_t>(RealTime().WallMillis());
+  m.boot_id = OsSeed();
+  m.voter = std::find(s.voters.begin(), s.voters.end(), s.node_id) != s.voters.end();
+  m.outbound_only = s.outbound_only;
+  m.seeds = s.Seeds();
+  m.timers.probe_interval = s.timers.probe_interval;
+  m.timers.probe_timeout = s.timers.probe_timeout;
+  m.timers.suspicion_min = s.timers.suspicion_min;
+  m.timers.suspicion_max = s.timers.suspicion_max;
+  m.timers.dead_reap_ttl = s.timers.dead_reap_ttl;
+  auto& e = c.election;
+  e.node_id = s.node_id;
+  e.self_url = url;
+  e.voters = s.voters;
+  e.preferred_leader = s.preferred_leader;
+  e.mode = s.leader_mode == "static" ? election::LeaderMode::kStatic
+                                     : election::LeaderMode::kElected;
+  e.timers.heartbeat_interval = s.timers.heartbeat_interval;
+  e.timers.election_timeout = s.timers.election_timeout;
+  return c;
+}
+
+}  // namespace
+
+struct Node::Impl : api::NodeApi {
+  settings::Settings settings;
+  std::string url;
+  std::unique_ptr<election::VoteStore> store;
+  mutable std::mutex core_mu;  // guards core; never held across I/O
+  std::unique_ptr<core::NodeCore> core;
+  mutable std::mutex state_mu;  // held only to copy the pointer
+  std::shared_ptr<const api::PublishedState> state;
+  std::unique_ptr<api::Router> router;
+  std::unique_ptr<api::HttpServer> server;
+  std::unique_ptr<net::PeerTransport> transport;
+  SystemSampler sampler;
+  api::SystemStats system;
+  TimePoint next_sample{};
+  EventLog events;
+  std::thread ticker;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  bool started = false;
+
+  explicit Impl(settings::Settings s)
+      : settings(std::move(s)), sampler((fs::path(settings.ringrift_dir) / "data").string()) {}
+
+  std::shared_ptr<const api::PublishedState> State() const override {
+    std::lock_guard lock(state_mu);
+    return state;
+  }
+
+  void Publish(core::Snapshot snap) {
+    snap.taken_at_ms = RealTime().WallMillis();
+    events.Observe(snap);
+    auto next = std::make_shared<api::PublishedState>();
+    next->core = std::move(snap);
+    next->system = system;
+    std::lock_guard lock(state_mu);
+    state = std::move(next);
+  }
+
+  // Inbound envelopes (from a request or from a reply) through the core; returns its output.
+  protocol::Output Receive(const std::vector<protocol::Envelope>& batch) {
+    protocol::Output all;
+    std::lock_guard lock(core_mu);
+    TimePoint now = Clock::now();
+    for (const auto& e : batch) {
+      protocol::Output o = core->Receive(e, now);
+      std::move(o.replies.begin(), o.replies.end(), std::back_inserter(all.replies));
+      std::move(o.outbound.begin(), o.outbound.end(), std::back_inserter(all.outbound));
+    }
+    return all;
+  }
+
+  std::vector<protocol::Envelope> Deliver(std::vector<protocol::Envelope> batch) override {
+    protocol::Output out = Receive(batch);
+    transport->Send(std::move(out.outbound));
+    return std::move(out.replies);
+  }
+
+  // Replies to our own outbound batches: whatever they produce goes out through the transport.
+  void OnReplies(std::vector<protocol::Envelope> batch) {
+    protocol::Output out = Receive(batch);
+    std::move(out.replies.begin(), out.replies.end(), std::back_inserter(out.outbound));
+    transport->Send(std::move(out.outbound));
+  }
+
+  bool HasLease() const override {
+    std::lock_guard lock(core_mu);
+    return core->HasLease(Clock::now());
+  }
+
+  Status CheckTerm(uint64_t term) const override {
+    std::lock_guard lock(core_mu);
+    return core->CheckTerm(term);
+  }
+
+  // All periodic work, in one place (redis serverCron style).
+  void Cron(TimePoint now) {
+    std::vector<protocol::Envelope> out;
+    core::Snapshot snap;
+    {
+      std::lock_guard lock(core_mu);
+      out = core->Tick(now);
+      snap = core->TakeSnapshot(now);
+    }
+    if (now >= next_sample) {  // disk/memory/cpu: outside every lock, never in a request
+      system = sampler.Sample();
+      next_sample = now + kSampleInterval;
+    }
+    Publish(std::move(snap));
+    transport->Send(std::move(out));
+  }
+
+  void TickerLoop() {
+    std::unique_lock lock(stop_mu);
+    while (!stopping) {
+      lock.unlock();
+      Cron(Clock::now());
+      lock.lock();
+      stop_cv.wait_for(lock, kTickInterval, [this] { return stopping; });
+    }
+  }
+};
+
+Node::Node(settings::Settings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
+
+Node::~Node() { Stop(); }
+
+Status Node::Start() {
+  Impl& n = *impl_;
+  const auto& s = n.settings;
+  fs::path dir(s.ringrift_dir);
+  std::error_code ec;
+  for (const char* sub : {"state", "data"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) return Internal("cannot create " + (dir / sub).string() + ": " + ec.message());
+  }
+#ifdef RIFT_HAVE_SQLITE_STORE
+  auto store = store::SqliteVoteStore::Open((dir / "state" / "p2p.db").string());
+  if (!store.ok()) return store.status();
+  n.store = std::move(store).value();
+#else
+  log::Error("built without the SQLite vote store: term and vote are NOT durable");
+  n.store = std::make_unique<election::MemoryVoteStore>();
+#endif
+
+  if (s.auth_token.empty()) {
+    log::Warn("no cluster token configured: every endpoint is open (set "
+              "RINGRIFT_CLUSTER_AUTH_TOKEN[_FILE], or --require-auth to refuse this)");
+  }
+  n.router = std::make_unique<api::Router>(s.auth_token);
+  api::RegisterRoutes(n.router.get(), &n);
+  api::ServerOptions so;
+  so.bind_host = s.bind_host;
+  so.port = s.port;
+  n.server = std::make_unique<api::HttpServer>(n.router.get(), so);
+  RIFT_RETURN_IF_ERROR(n.server->Bind());
+  int port = n.server->port();
+  n.url = s.port == 0 ? WithActualPort(s.advertise_url, port) : s.advertise_url;
+
+  auto config = MakeCoreConfig(s, n.url);
+  if (config.election.voters.empty() && config.membership.seeds.empty()) {
+    log::Warn("no voters and no peers configured: this node is the only voter");
+    config.election.voters = {s.node_id};
+    config.membership.voter = true;
+  }
+  n.core = std::make_unique<core::NodeCore>(config, n.store.get(), OsSeed(), Clock::now());
+
+  net::TransportOptions to;
+  to.auth_token = s.auth_token;
+  to.request_timeout = std::max<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.timers.probe_timeout),
+      milliseconds(500));
+  n.transport = std::make_unique<net::PeerTransport>(
+      to, [impl = impl_.get()](std::vector<protocol::Envelope> r) { impl->OnReplies(std::move(r)); });
+
+  n.Cron(Clock::now());  // publish a first snapshot before the first request
+  RIFT_RETURN_IF_ERROR(n.server->Serve());
+  RIFT_RETURN_IF_ERROR(WritePortFile(dir / "state", port));
+  n.ticker = std::thread([impl = impl_.get()] { impl->TickerLoop(); });
+  n.started = true;
+  log::Info("node " + s.node_id + " listening on " + s.bind_host + ":" + std::to_string(port) +
+            " advertising " + n.url + " (p2p_port=" + std::to_string(port) + ")");
+  std::printf("ringrift-p2p listening port=%d url=%s\n", port, n.url.c_str());
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+void Node::Stop() {
+  Impl& n = *impl_;
+  if (!n.started) {
+    if (n.server) n.server->Stop();
+    return;
+  }
+  n.started = false;
+  n.server->Stop();
+  {
+    std::lock_guard lock(n.stop_mu);
+    n.stopping = true;
+  }
+  n.stop_cv.notify_all();
+  n.ticker.join();
+  n.transport->Stop();
+  std::error_code ec;
+  fs::remove(fs::path(n.settings.ringrift_dir) / "state" / "p2p.port", ec);
+  log::Info("node " + n.settings.node_id + " stopped");
+}
+
+int Node::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+std::string Node::advertise_url() const { return impl_->url; }
+
+}  // namespace rift::node
