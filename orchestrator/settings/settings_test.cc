@@ -549,6 +549,21 @@ TEST_F(SettingsTest, CheckDeploymentFindsHandBuiltMistakesAndReportsEachOnce) {
   EXPECT_EQ(has("not in the hosts file", Severity::kWarning), 1);
 }
 
+TEST_F(SettingsTest, CheckDeploymentDoesNotRepeatWhatLoadAlreadyReported) {
+  Yaml("p2p_voters: [a, b]\n");
+  src_.flags["RINGRIFT_CLUSTER_AUTH_TOKEN"] = "t";
+  src_.flags["P2P_PORT"] = "1";  // whether it binds does not matter here
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  ASSERT_EQ(Warnings().size(), 1u) << Dump();
+  CheckDeployment(*s, &problems_);
+  EXPECT_EQ(std::count_if(
+                problems_.begin(), problems_.end(),
+                [](const Problem& p) { return p.message.find("odd count") != std::string::npos; }),
+            1)
+      << Dump();
+}
+
 TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
   Sources src;
   src.use_default_paths = false;
