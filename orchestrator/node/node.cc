@@ -19,9 +19,7 @@
 #include "orchestrator/net/peer_transport.h"
 #include "orchestrator/node/events.h"
 #include "orchestrator/node/system_stats.h"
-#ifdef RIFT_HAVE_SQLITE_STORE
 #include "orchestrator/store/vote_store.h"
-#endif
 
 namespace rift::node {
 namespace fs = std::filesystem;
@@ -199,14 +197,9 @@ Status Node::Start() {
     fs::create_directories(dir / sub, ec);
     if (ec) return Internal("cannot create " + (dir / sub).string() + ": " + ec.message());
   }
-#ifdef RIFT_HAVE_SQLITE_STORE
   auto store = store::SqliteVoteStore::Open((dir / "state" / "p2p.db").string());
   if (!store.ok()) return store.status();
   n.store = std::move(store).value();
-#else
-  log::Error("built without the SQLite vote store: term and vote are NOT durable");
-  n.store = std::make_unique<election::MemoryVoteStore>();
-#endif
 
   if (s.auth_token.empty()) {
     log::Warn("no cluster token configured: every endpoint is open (set "
