@@ -25,6 +25,9 @@ Duration Scale(Duration d, double f) {
 
 std::string T(uint64_t term) { return std::to_string(term); }
 
+// Cap of the leadership-transfer backoffs, in election timeouts.
+constexpr int kMaxBackoff = 64;
+
 }  // namespace
 
 const char* RoleName(Role r) {
@@ -70,9 +73,21 @@ struct Election::Impl {
   std::map<uint64_t, TimePoint> sent;     // heartbeat seq -> send time (recent rounds only)
   std::map<std::string, uint64_t> acked;  // voter -> highest seq it acked in this term
   std::optional<TimePoint> lease_start;
-  std::optional<TimePoint> last_timeout_now;
-  // No lease while a TimeoutNow may be in flight: its target campaigns past voters' stickiness.
+  std::optional<TimePoint> quorum_round;  // as lease_start, but counting transfer windows
+  // No lease from rounds sent while a TimeoutNow may be in flight (its target campaigns past
+  // voters' stickiness): [transfer_from, transfer_until).
+  TimePoint transfer_from = TimePoint::min();
   TimePoint transfer_until = TimePoint::min();
+  // A transfer that failed (we still lead) is retried with exponential backoff, so that a
+  // preferred node that acks but cannot win cannot keep the lease suspended.
+  TimePoint next_transfer = TimePoint::min();
+  Duration transfer_backoff{};
+
+  // Preferred-node side: a transfer campaign that failed (say, we reach the leader but not a
+  // majority) costs the cluster its leader, so repeated TimeoutNows are honoured with backoff.
+  TimePoint next_transfer_campaign = TimePoint::min();
+  Duration transfer_campaign_backoff{};
+  uint64_t transfer_campaign_term = 0;
 
   Duration et() const { return config.timers.election_timeout; }
   const std::string& self() const { return config.node_id; }
@@ -199,14 +214,16 @@ struct Election::Impl {
     sent.clear();
     acked.clear();
     lease_start.reset();
-    last_timeout_now.reset();
-    transfer_until = TimePoint::min();
+    quorum_round.reset();
+    transfer_from = transfer_until = next_transfer = TimePoint::min();
+    transfer_backoff = et();
+    if (term == transfer_campaign_term) transfer_campaign_backoff = et();  // it worked
     SendHeartbeats(now, out);  // at once: followers must stop campaigning
   }
 
   void LeaderTick(TimePoint now, std::vector<Envelope>& out) {
     // Check-quorum: without a majority's ack for election_timeout, another leader may exist.
-    if (config.voters.size() > 1 && now >= lease_start.value_or(leader_since) + et()) {
+    if (config.voters.size() > 1 && now >= quorum_round.value_or(leader_since) + et()) {
       log::Warn("election: " + self() + " lost its quorum in term " + T(term));
       BecomeFollower();
       ResetElectionTimer(now);
@@ -241,7 +258,10 @@ struct Election::Impl {
     std::sort(seqs.begin(), seqs.end(), std::greater<>());
     uint64_t majority_seq = seqs[config.voters.size() / 2];
     auto it = sent.find(majority_seq);
-    if (it != sent.end() && (!lease_start || it->second > *lease_start)) lease_start = it->second;
+    if (it == sent.end()) return;
+    if (!quorum_round || it->second > *quorum_round) quorum_round = it->second;
+    if (it->second >= transfer_from && it->second < transfer_until) return;
+    if (!lease_start || it->second > *lease_start) lease_start = it->second;
   }
 
   void MaybeTransfer(TimePoint now, std::vector<Envelope>& out) {
@@ -249,9 +269,11 @@ struct Election::Impl {
     if (p.empty() || p == self() || !IsVoter(p)) return;
     auto it = acked.find(p);
     if (it == acked.end() || it->second != next_seq - 1) return;  // not healthy and current
-    if (last_timeout_now && now < *last_timeout_now + et()) return;
-    last_timeout_now = now;
+    if (now < next_transfer) return;
+    transfer_from = now;
     transfer_until = now + et();
+    next_transfer = now + transfer_backoff;
+    transfer_backoff = std::min(2 * transfer_backoff, kMaxBackoff * et());
     log::Info("election: " + self() + " hands leadership to preferred " + p);
     out.push_back(Make(p, TimeoutNow{term}));
   }
@@ -361,11 +383,15 @@ struct Election::Impl {
       AdoptTerm(tn.term, now, /*persist=*/true);
       return;
     }
-    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id || !CanCampaign()) {
+    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id ||
+        !CanCampaign() || now < next_transfer_campaign) {
       return;
     }
     log::Info("election: " + self() + " takes over from " + in.from_id);
+    next_transfer_campaign = now + transfer_campaign_backoff;
+    transfer_campaign_backoff = std::min(2 * transfer_campaign_backoff, kMaxBackoff * et());
     StartElection(now, /*transfer=*/true, out.outbound);
+    transfer_campaign_term = term;
   }
 };
 
@@ -399,6 +425,7 @@ Election::Election(Config config, VoteStore* store, Random* random, TimePoint no
   }
   // We may have acked a leader just before restarting; honour the lease it may still hold.
   s.sticky_until = now + s.et();
+  s.transfer_campaign_backoff = s.et();
   s.ResetElectionTimer(now);
 }
 

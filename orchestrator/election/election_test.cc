@@ -311,6 +311,84 @@ TEST(ElectionTest, ThePreferredLeaderReceivesLeadershipWhenHealthy) {
   EXPECT_EQ(net.Leaders(), std::vector<std::string>{"n3"});  // and keeps it
 }
 
+TEST(ElectionTest, APreferredLeaderThatCannotWinDoesNotCauseAnElectionStorm) {
+  SimNet net(5, 0, /*seed=*/11, LeaderMode::kElected, "n5");
+  net.Isolate("n5");
+  auto leader = net.RunUntilLeader();
+  ASSERT_TRUE(leader);
+  // n5 reaches only the leader: it acks, receives TimeoutNow, and can never win alone.
+  net.Heal();
+  for (const auto& id : net.ids()) {
+    if (id != "n5" && id != *leader) net.Cut("n5", id);
+  }
+  net.Run(seconds(120));
+  EXPECT_LE(net.claims().size(), 10u);  // a handful of transfers, not one per timeout
+  EXPECT_LE(net["n5"].stats().elections_started, 8u);
+  int leased = 0, ticks = 0;
+  for (; ticks < 3000; ++ticks) {
+    net.Step();
+    for (const auto& id : net.ids()) leased += net[id].HasLease(net.now()) ? 1 : 0;
+  }
+  EXPECT_GT(leased, ticks * 9 / 10);  // the cluster can act nearly all the time
+  EXPECT_EQ(net.overlapping_leases(), 0);
+}
+
+// Drives n1 of {n1, n2, n3} to leadership by hand; returns the time it leads.
+TimePoint MakeLeader(Election& e) {
+  TimePoint t = kT0 + 3 * kElectionTimeout;
+  (void)e.Tick(t, {});
+  (void)e.Receive(From("n2", VoteResponse{e.term() + 1, true, true}), t);
+  (void)e.Receive(From("n2", VoteResponse{e.term(), true, false}), t);
+  return t;
+}
+
+TEST(ElectionTest, ALeaderWhoseTransfersFailRetriesWithBackoffAndKeepsItsLease) {
+  MemoryVoteStore store;
+  Random random(1);
+  Config c = VoterConfig("n1", {"n1", "n2", "n3"});
+  c.preferred_leader = "n3";
+  Election e(c, &store, &random, kT0);
+  TimePoint start = MakeLeader(e);
+  ASSERT_EQ(e.role(), Role::kLeader);
+  int transfers = 0, leased = 0, ticks = 0;
+  for (TimePoint t = start; t < start + seconds(60); t += kTick, ++ticks) {
+    for (const auto& env : e.Tick(t, {})) {
+      if (std::holds_alternative<protocol::TimeoutNow>(env.body)) ++transfers;
+      if (const auto* hb = std::get_if<Heartbeat>(&env.body)) {  // both ack, n3 never takes over
+        (void)e.Receive(From(env.to_id, HeartbeatAck{hb->term, hb->seq, true}), t);
+      }
+    }
+    leased += e.HasLease(t) ? 1 : 0;
+  }
+  EXPECT_EQ(e.role(), Role::kLeader);
+  EXPECT_GE(transfers, 4);  // after 1, 2, 4, 8, 16, 32 timeouts
+  EXPECT_LE(transfers, 7);
+  EXPECT_GT(leased, ticks * 8 / 10);
+}
+
+TEST(ElectionTest, APreferredNodeHonoursRepeatedTimeoutNowsWithBackoff) {
+  MemoryVoteStore store;
+  Random random(1);
+  Config c = VoterConfig("n1", {"n1", "n2", "n3"});
+  c.preferred_leader = "n1";
+  Election e(c, &store, &random, kT0);
+  TimePoint t = kT0;
+  auto offer = [&](Duration after) {  // n2 leads a fresh term, then offers leadership
+    t += after;
+    uint64_t term = e.term() + 1;
+    (void)e.Receive(From("n2", Heartbeat{term, "n2", "", 1}), t);
+    (void)e.Receive(From("n2", protocol::TimeoutNow{term}), t);
+    return e.term() > term;  // campaigned
+  };
+  EXPECT_TRUE(offer(milliseconds(1)));
+  EXPECT_TRUE(e.role() == Role::kCandidate);
+  EXPECT_FALSE(offer(kElectionTimeout / 2));  // the first campaign failed: wait one timeout
+  EXPECT_TRUE(offer(kElectionTimeout));
+  EXPECT_FALSE(offer(kElectionTimeout * 3 / 2));  // now two
+  EXPECT_TRUE(offer(kElectionTimeout));
+  EXPECT_EQ(e.stats().elections_started, 3u);
+}
+
 TEST(ElectionTest, StaticModeLetsOnlyThePreferredLeaderLead) {
   SimNet net(3, 0, /*seed=*/3, LeaderMode::kStatic, "n2");
   EXPECT_EQ(net.RunUntilLeader(), "n2");
