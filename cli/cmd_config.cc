@@ -43,7 +43,8 @@ int RunConfigCheck(Context& ctx, const ConfigCheckOptions& opts) {
   bool ok = loaded.ok() && errors == 0;
 
   if (ctx.json()) {
-    json doc = {{"ok", ok}, {"errors", errors}, {"warnings", warnings}, {"problems", json::array()}};
+    json doc = {
+        {"ok", ok}, {"errors", errors}, {"warnings", warnings}, {"problems", json::array()}};
     for (const auto& p : problems) {
       doc["problems"].push_back(
           {{"severity", p.severity == settings::Problem::Severity::kError ? "error" : "warning"},
@@ -65,12 +66,13 @@ int RunConfigCheck(Context& ctx, const ConfigCheckOptions& opts) {
     for (const auto& p : problems) ctx.out << p.ToString() << '\n';
     if (ok) {
       const settings::Settings& s = *loaded;
-      PrintKeyValues(ctx.out, {{"config", warnings == 0 ? "OK" : "OK with warnings"},
-                               {"node", s.node_id.empty() ? "(unset)" : s.node_id},
-                               {"port", std::to_string(s.port)},
-                               {"voters", s.voters.empty() ? "(none)" : Join(s.voters)},
-                               {"hosts", std::to_string(s.hosts.size()) +
-                                             (s.hosts_file.empty() ? "" : " from " + s.hosts_file)}});
+      PrintKeyValues(ctx.out,
+                     {{"config", warnings == 0 ? "OK" : "OK with warnings"},
+                      {"node", s.node_id.empty() ? "(unset)" : s.node_id},
+                      {"port", std::to_string(s.port)},
+                      {"voters", s.voters.empty() ? "(none)" : Join(s.voters)},
+                      {"hosts", std::to_string(s.hosts.size()) +
+                                    (s.hosts_file.empty() ? "" : " from " + s.hosts_file)}});
     } else {
       ctx.err << "riftctl: config check failed: " << errors << " error(s), " << warnings
               << " warning(s)\n";
@@ -89,8 +91,9 @@ void RegisterConfigCommands(CLI::App& app, Commands& commands) {
       "check", "Check node.conf, distributed_hosts.yaml and the environment; report every problem");
   check->add_option("--config", opts->node_conf,
                     "node.conf to check (default: /etc/ringrift/node.conf when present)");
-  check->add_option("--hosts", opts->hosts_yaml,
-                    "distributed_hosts.yaml (default: $RINGRIFT_DIR/config/distributed_hosts.yaml)");
+  check->add_option(
+      "--hosts", opts->hosts_yaml,
+      "distributed_hosts.yaml (default: $RINGRIFT_DIR/config/distributed_hosts.yaml)");
   commands.Add(check, [opts](Context& ctx) { return RunConfigCheck(ctx, *opts); });
 }
 

@@ -63,9 +63,8 @@ json MembersWithSelf(const json& status, const std::string& addr_used) {
                        {"voter", Bool(status, "voter")},
                        {"last_seen_ms", 0}});
   }
-  std::sort(members.begin(), members.end(), [](const json& a, const json& b) {
-    return Str(a, "node_id") < Str(b, "node_id");
-  });
+  std::sort(members.begin(), members.end(),
+            [](const json& a, const json& b) { return Str(a, "node_id") < Str(b, "node_id"); });
   return members;
 }
 
@@ -107,18 +106,19 @@ int RunStatus(Context& ctx) {
   json members = MembersWithSelf(doc, addr);
   std::string role = Str(doc, "role");
   if (Bool(doc, "voter")) role += ", voter";
-  PrintKeyValues(ctx.out,
-                 {{"node", Str(doc, "node_id") + " (" + role + ") via " + addr},
-                  {"term", Str(doc, "term")},
-                  {"leader", leader.empty() ? "none known"
-                                            : leader + (leader_url.empty() ? "" : "  " + leader_url)},
-                  {"quorum", YesNo(Bool(doc, "quorum"))},
-                  {"members", MemberSummary(members)}});
+  PrintKeyValues(
+      ctx.out, {{"node", Str(doc, "node_id") + " (" + role + ") via " + addr},
+                {"term", Str(doc, "term")},
+                {"leader", leader.empty() ? "none known"
+                                          : leader + (leader_url.empty() ? "" : "  " + leader_url)},
+                {"quorum", YesNo(Bool(doc, "quorum"))},
+                {"members", MemberSummary(members)}});
   ctx.out << '\n';
   PrintMembers(ctx.out, members, leader);
   if (doc.contains("conflicts") && doc["conflicts"].is_array() && !doc["conflicts"].empty()) {
     ctx.out << "\nCONFLICTS (one node id claimed by several processes):\n";
-    for (const json& c : doc["conflicts"]) ctx.out << "  " << (c.is_string() ? c.get<std::string>() : c.dump()) << '\n';
+    for (const json& c : doc["conflicts"])
+      ctx.out << "  " << (c.is_string() ? c.get<std::string>() : c.dump()) << '\n';
   }
   return kExitOk;
 }
@@ -148,14 +148,12 @@ int RunLeader(Context& ctx) {
                    .dump(2)
             << '\n';
   } else if (!leader.empty()) {
-    PrintKeyValues(ctx.out, {{"leader", leader},
-                             {"url", Str(doc, "leader_url")},
-                             {"term", Str(doc, "term")}});
+    PrintKeyValues(
+        ctx.out, {{"leader", leader}, {"url", Str(doc, "leader_url")}, {"term", Str(doc, "term")}});
   }
   if (leader.empty()) {
-    ctx.err << "riftctl: no leader known to " << Str(doc, "node_id") << " at " << addr
-            << " (term " << Str(doc, "term") << ", quorum " << YesNo(Bool(doc, "quorum"))
-            << ")\n";
+    ctx.err << "riftctl: no leader known to " << Str(doc, "node_id") << " at " << addr << " (term "
+            << Str(doc, "term") << ", quorum " << YesNo(Bool(doc, "quorum")) << ")\n";
     return kExitRemote;
   }
   return kExitOk;

@@ -1,97 +1,23 @@
 // riftctl in-process against a tiny httplib server standing in for the daemon.
-#include <arpa/inet.h>
+#include "cli/riftctl.h"
+
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "cli/output.h"
-#include "cli/riftctl.h"
-#include "orchestrator/net/api_client.h"
+#include "cli/test_server.h"
 
 namespace rift::cli {
 namespace {
 
 using json = nlohmann::json;
-
-// A stand-in daemon on 127.0.0.1:<ephemeral>.
-class FakeDaemon {
- public:
-  FakeDaemon() {
-    server_.set_tcp_nodelay(true);
-    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_auth_ = req.get_header_value("Authorization");
-      ++hits_;
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-  }
-  ~FakeDaemon() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  httplib::Server& server() { return server_; }
-  void ServeJson(const std::string& path, int status, const json& body) {
-    std::string text = body.dump();
-    auto handler = [status, text](const httplib::Request&, httplib::Response& res) {
-      res.status = status;
-      res.set_content(text, "application/json");
-    };
-    server_.Get(path, handler);
-    server_.Post(path, handler);
-  }
-  void Start() {
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::yield();
-    }
-    ASSERT_TRUE(server_.is_running());
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string last_auth() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return last_auth_;
-  }
-  int hits() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return hits_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::string last_auth_;
-  int hits_ = 0;
-};
-
-// An address nobody listens on: bind an ephemeral port, then close it.
-std::string ClosedAddr() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return "http://127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
-}
+using testing::ClosedAddr;
+using testing::FakeDaemon;
 
 json SampleStatus() {
   return json{{"node_id", "n2"},
@@ -103,12 +29,23 @@ json SampleStatus() {
               {"voter", true},
               {"incarnation", 5},
               {"members",
-               {{{"node_id", "n1"}, {"url", "http://10.0.0.1:8770"}, {"state", "alive"},
-                 {"incarnation", 3}, {"voter", true}, {"last_seen_ms", 400}},
-                {{"node_id", "n2"}, {"url", "http://10.0.0.2:8770"}, {"state", "alive"},
-                 {"incarnation", 5}, {"voter", true}, {"last_seen_ms", 0}},
-                {{"node_id", "worker-gpu-17"}, {"url", "http://192.168.100.17:8770"},
-                 {"state", "suspect"}, {"incarnation", 123456}, {"voter", false},
+               {{{"node_id", "n1"},
+                 {"url", "http://10.0.0.1:8770"},
+                 {"state", "alive"},
+                 {"incarnation", 3},
+                 {"voter", true},
+                 {"last_seen_ms", 400}},
+                {{"node_id", "n2"},
+                 {"url", "http://10.0.0.2:8770"},
+                 {"state", "alive"},
+                 {"incarnation", 5},
+                 {"voter", true},
+                 {"last_seen_ms", 0}},
+                {{"node_id", "worker-gpu-17"},
+                 {"url", "http://192.168.100.17:8770"},
+                 {"state", "suspect"},
+                 {"incarnation", 123456},
+                 {"voter", false},
                  {"last_seen_ms", 15000}}}},
               {"conflicts", json::array()}};
 }
@@ -136,8 +73,8 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 std::string WriteTokenFile(const std::string& name, const std::string& content, mode_t mode) {
-  std::string path = ::testing::TempDir() + "/riftctl_test_" + std::to_string(::getpid()) + "_" +
-                     name;
+  std::string path =
+      ::testing::TempDir() + "/riftctl_test_" + std::to_string(::getpid()) + "_" + name;
   std::ofstream(path) << content;
   EXPECT_EQ(::chmod(path.c_str(), mode), 0);
   return path;
@@ -201,7 +138,8 @@ TEST_F(RiftctlTest, FailsOverFromADeadAddressToALiveOne) {
 }
 
 TEST_F(RiftctlTest, AddressesComeFromTheEnvironmentCommaSeparated) {
-  Outcome r = Riftctl({"status", "-o", "json"}, {{"RINGRIFT_ADDR", ClosedAddr() + "," + daemon_.url()}});
+  Outcome r =
+      Riftctl({"status", "-o", "json"}, {{"RINGRIFT_ADDR", ClosedAddr() + "," + daemon_.url()}});
   EXPECT_EQ(r.code, kExitOk) << r.err;
 }
 
@@ -292,14 +230,15 @@ TEST_F(RiftctlTest, SendsNoAuthorizationWithoutAToken) {
 }
 
 TEST_F(RiftctlTest, TokenFromTheEnvironment) {
-  Outcome r = Riftctl({"--addr", daemon_.url(), "status"}, {{"RINGRIFT_CLUSTER_AUTH_TOKEN", "s3cret"}});
+  Outcome r =
+      Riftctl({"--addr", daemon_.url(), "status"}, {{"RINGRIFT_CLUSTER_AUTH_TOKEN", "s3cret"}});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(daemon_.last_auth(), "Bearer s3cret");
 }
 
 TEST_F(RiftctlTest, TokenFlagOverridesTheEnvironment) {
   Outcome r = Riftctl({"--addr", daemon_.url(), "--token", "flag", "status"},
-                  {{"RINGRIFT_CLUSTER_AUTH_TOKEN", "env"}});
+                      {{"RINGRIFT_CLUSTER_AUTH_TOKEN", "env"}});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(daemon_.last_auth(), "Bearer flag");
 }
@@ -309,8 +248,8 @@ TEST_F(RiftctlTest, TokenFromAFileGivenByFlagOrEnvironment) {
   ASSERT_EQ(Riftctl({"--addr", daemon_.url(), "--token-file", path, "status"}).code, kExitOk);
   EXPECT_EQ(daemon_.last_auth(), "Bearer from-file");
   std::string path2 = WriteTokenFile("ok2", "  env-file  \n", 0400);
-  Outcome r = Riftctl({"--addr", daemon_.url(), "status"},
-                  {{"RINGRIFT_CLUSTER_AUTH_TOKEN_FILE", path2}});
+  Outcome r =
+      Riftctl({"--addr", daemon_.url(), "status"}, {{"RINGRIFT_CLUSTER_AUTH_TOKEN_FILE", path2}});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(daemon_.last_auth(), "Bearer env-file");
   ::unlink(path.c_str());
@@ -332,7 +271,8 @@ TEST_F(RiftctlTest, RefusesAGroupOrWorldReadableTokenFile) {
 #ifdef RIFT_CLI_HAVE_SETTINGS
 TEST(RiftctlConfigTest, ReportsEveryProblemWithFileLineAndKey) {
   std::string conf = WriteTokenFile("bad.conf", "NODE_ID=n1\nP2P_PORT=abc\nBOGUS=1\n", 0600);
-  Outcome r = Riftctl({"config", "check", "--config", conf}, {{"RINGRIFT_DIR", ::testing::TempDir()}});
+  Outcome r =
+      Riftctl({"config", "check", "--config", conf}, {{"RINGRIFT_DIR", ::testing::TempDir()}});
   EXPECT_EQ(r.code, kExitRemote);
   EXPECT_NE(r.out.find(conf + ":2: P2P_PORT: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(conf + ":3: BOGUS: "), std::string::npos) << r.out;
@@ -376,60 +316,6 @@ TEST(FormatAgeTest, PicksAReadableUnit) {
   EXPECT_EQ(FormatAge(5 * 60'000), "5m ago");
   EXPECT_EQ(FormatAge(3 * 3'600'000), "3h ago");
   EXPECT_EQ(FormatAge(3 * 86'400'000LL), "3d ago");
-}
-
-TEST(NormalizeAddrTest, AcceptsUrlsAndHostPorts) {
-  EXPECT_EQ(*net::NormalizeAddr("http://a:1/"), "http://a:1");
-  EXPECT_EQ(*net::NormalizeAddr("a:1"), "http://a:1");
-  EXPECT_EQ(*net::NormalizeAddr("node5"), "http://node5:8770");
-  EXPECT_EQ(*net::NormalizeAddr("[::1]"), "http://[::1]:8770");
-  EXPECT_EQ(*net::NormalizeAddr("https://a:1"), "https://a:1");
-  EXPECT_FALSE(net::NormalizeAddr("ftp://a:1").ok());
-  EXPECT_FALSE(net::NormalizeAddr("http://a:1/api").ok());
-  EXPECT_FALSE(net::NormalizeAddr("").ok());
-}
-
-TEST(ApiClientTest, LeaderOnlyRequestsFollowA421Once) {
-  FakeDaemon leader, follower;
-  leader.ServeJson("/jobs/start", 200, {{"started", true}});
-  leader.Start();
-  follower.ServeJson("/jobs/start", 421,
-                     {{"error", {{"code", "NOT_LEADER"}, {"message", "ask n1"}}},
-                      {"leader_id", "n1"},
-                      {"leader_url", leader.url()}});
-  follower.Start();
-  net::ApiClient client({follower.url()}, "tok");
-  Result<net::ApiResponse> plain = client.Post("/jobs/start", "{}");
-  ASSERT_TRUE(plain.ok());
-  EXPECT_EQ(plain->status, 421);
-  EXPECT_EQ(net::ParseApiError(*plain).code, "NOT_LEADER");
-  Result<net::ApiResponse> followed = client.PostToLeader("/jobs/start", "{}");
-  ASSERT_TRUE(followed.ok()) << followed.status().ToString();
-  EXPECT_EQ(followed->status, 200);
-  EXPECT_EQ(followed->addr_used, leader.url());
-  EXPECT_EQ(leader.last_auth(), "Bearer tok");
-}
-
-TEST(ApiClientTest, A421WithoutLeaderIsReturnedAsIs) {
-  FakeDaemon follower;
-  follower.ServeJson("/x", 421,
-                     {{"error", {{"code", "NOT_LEADER"}, {"message", "no leader"}}},
-                      {"leader_id", nullptr},
-                      {"leader_url", nullptr}});
-  follower.Start();
-  net::ApiClient client({follower.url()}, "");
-  Result<net::ApiResponse> r = client.GetFromLeader("/x");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->status, 421);
-  EXPECT_EQ(follower.hits(), 1);
-}
-
-TEST(ApiClientTest, UnreachableIsUnavailable) {
-  net::ApiClient client({ClosedAddr()}, "", {std::chrono::milliseconds(200),
-                                             std::chrono::milliseconds(500)});
-  Result<net::ApiResponse> r = client.Get("/health");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ struct ApiTimeouts {
 };
 
 struct ApiResponse {
-  int status = 0;         // HTTP status
+  int status = 0;  // HTTP status
   std::string body;
   std::string addr_used;  // the address that answered
   bool ok() const { return status >= 200 && status < 300; }
