@@ -155,7 +155,7 @@ struct Election::Impl {
   }
 
   std::vector<Envelope> Tick(TimePoint now, const std::vector<std::string>& alive) {
-    members = alive;
+    if (members != alive) members = alive;  // usually unchanged: spare the copies
     std::vector<Envelope> out;
     if (role == Role::kLeader) {
       LeaderTick(now, out);
@@ -383,8 +383,8 @@ struct Election::Impl {
       AdoptTerm(tn.term, now, /*persist=*/true);
       return;
     }
-    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id ||
-        !CanCampaign() || now < next_transfer_campaign) {
+    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id || !CanCampaign() ||
+        now < next_transfer_campaign) {
       return;
     }
     log::Info("election: " + self() + " takes over from " + in.from_id);
@@ -422,6 +422,15 @@ Election::Election(Config config, VoteStore* store, Random* random, TimePoint no
   }
   if (s.config.mode == LeaderMode::kStatic && !s.IsVoter(s.config.preferred_leader)) {
     log::Warn("election: static mode without a voting preferred_leader: nobody will lead");
+  }
+  Timers& t = s.config.timers;
+  if (t.lease_fraction < 0 || t.lease_fraction > 1) {
+    // Past 1 the lease would outlive the followers' stickiness: two leaders could act.
+    log::Warn("election: lease_fraction must be in [0, 1]; clamped");
+    t.lease_fraction = std::clamp(t.lease_fraction, 0.0, 1.0);
+  }
+  if (t.heartbeat_interval * 2 > t.election_timeout) {
+    log::Warn("election: heartbeat_interval should be well under election_timeout / 2");
   }
   // We may have acked a leader just before restarting; honour the lease it may still hold.
   s.sticky_until = now + s.et();

@@ -32,7 +32,8 @@ class SimNet {
     ids_ = voter_ids;
     for (int i = 1; i <= workers; ++i) ids_.push_back("w" + std::to_string(i));
     for (const auto& id : ids_) {
-      Node& n = nodes_[id];
+      index_[id] = nodes_.size();
+      Node& n = *nodes_.emplace_back(std::make_unique<Node>());
       n.config.node_id = id;
       n.config.self_url = "http://" + id + ":8770";
       n.config.voters = voter_ids;
@@ -45,9 +46,9 @@ class SimNet {
 
   TimePoint now() const { return now_; }
   const std::vector<std::string>& ids() const { return ids_; }
-  Election& operator[](const std::string& id) { return *nodes_.at(id).election; }
-  MemoryVoteStore& store(const std::string& id) { return nodes_.at(id).store; }
-  bool up(const std::string& id) const { return nodes_.at(id).election != nullptr; }
+  Election& operator[](const std::string& id) { return *node(id).election; }
+  MemoryVoteStore& store(const std::string& id) { return node(id).store; }
+  bool up(const std::string& id) const { return node(id).election != nullptr; }
 
   // Links: a cut pair drops messages both ways; Isolate cuts a node from everyone.
   void Cut(const std::string& a, const std::string& b) { cut_.insert(std::minmax(a, b)); }
@@ -58,7 +59,7 @@ class SimNet {
   }
   void Heal() { cut_.clear(); }
 
-  void Crash(const std::string& id) { nodes_.at(id).election.reset(); }
+  void Crash(const std::string& id) { node(id).election.reset(); }
   void Restart(const std::string& id) {
     Crash(id);
     Start(id);
@@ -75,10 +76,9 @@ class SimNet {
   void Step() {
     now_ += kTick;
     Deliver();
-    for (const auto& id : ids_) {
-      Node& n = nodes_.at(id);
-      if (!n.election) continue;
-      for (auto& e : n.election->Tick(now_, ids_)) Send(std::move(e));
+    for (auto& n : nodes_) {
+      if (!n->election) continue;
+      for (auto& e : n->election->Tick(now_, ids_)) Send(std::move(e));
     }
     Deliver();
     Observe();
@@ -101,9 +101,8 @@ class SimNet {
   }
   std::vector<std::string> Leaders() const {
     std::vector<std::string> out;
-    for (const auto& id : ids_) {
-      const Node& n = nodes_.at(id);
-      if (n.election && n.election->role() == Role::kLeader) out.push_back(id);
+    for (const auto& n : nodes_) {
+      if (n->election && n->election->role() == Role::kLeader) out.push_back(n->config.node_id);
     }
     return out;
   }
@@ -119,6 +118,7 @@ class SimNet {
     MemoryVoteStore store;  // survives crashes: it stands for the disk
     std::unique_ptr<Random> random;
     std::unique_ptr<Election> election;
+    uint64_t claimed = 0;  // newest term this node was seen leading (saves re-recording it)
   };
   struct InFlight {
     TimePoint at;
@@ -129,8 +129,11 @@ class SimNet {
     }
   };
 
+  Node& node(const std::string& id) { return *nodes_[index_.at(id)]; }
+  const Node& node(const std::string& id) const { return *nodes_[index_.at(id)]; }
+
   void Start(const std::string& id) {
-    Node& n = nodes_.at(id);
+    Node& n = node(id);
     n.random = std::make_unique<Random>(seed_ * 1000 + (restarts_++));
     n.election = std::make_unique<Election>(n.config, &n.store, n.random.get(), now_);
   }
@@ -147,11 +150,11 @@ class SimNet {
 
   void Deliver() {
     while (!queue_.empty() && queue_.top().at <= now_) {
-      protocol::Envelope e = queue_.top().envelope;
+      protocol::Envelope e = std::move(const_cast<InFlight&>(queue_.top()).envelope);
       queue_.pop();
-      auto it = nodes_.find(e.to_id);
-      if (it == nodes_.end() || !it->second.election) continue;  // lost with the crash
-      protocol::Output out = it->second.election->Receive(e, now_);
+      auto it = index_.find(e.to_id);
+      if (it == index_.end() || !nodes_[it->second]->election) continue;  // lost with a crash
+      protocol::Output out = nodes_[it->second]->election->Receive(e, now_);
       for (auto& r : out.replies) Send(std::move(r));
       for (auto& o : out.outbound) Send(std::move(o));
       Observe();
@@ -160,11 +163,14 @@ class SimNet {
 
   void Observe() {
     int leases = 0;
-    for (const auto& id : ids_) {
-      const Node& n = nodes_.at(id);
-      if (!n.election) continue;
-      if (n.election->role() == Role::kLeader) claims_[n.election->term()].insert(id);
-      if (n.election->HasLease(now_)) ++leases;
+    for (auto& n : nodes_) {
+      if (!n->election) continue;
+      uint64_t term = n->election->term();
+      if (n->election->role() == Role::kLeader && n->claimed != term) {
+        n->claimed = term;
+        claims_[term].insert(n->config.node_id);
+      }
+      if (n->election->HasLease(now_)) ++leases;
     }
     if (leases > 1) ++overlapping_leases_;
   }
@@ -175,7 +181,8 @@ class SimNet {
   Duration max_delay_ = milliseconds(1);
   TimePoint now_ = TimePoint(std::chrono::hours(1));
   std::vector<std::string> ids_;
-  std::map<std::string, Node> nodes_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // in ids_ order
+  std::map<std::string, size_t> index_;
   std::set<std::pair<std::string, std::string>> cut_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
   uint64_t order_ = 0;
