@@ -14,6 +14,7 @@ namespace {
 constexpr int kRetransmitMult = 4;  // memberlist's default: each change rides ~4*log10(n) msgs
 constexpr size_t kMaxConfirmations = 16;
 constexpr size_t kMaxConflicts = 16;
+constexpr size_t kMaxFullState = 4096;  // bounds one join reply (~400 KB of JSON)
 
 std::string HostOf(const std::string& url) {
   std::string rest = url;
@@ -22,9 +23,8 @@ std::string HostOf(const std::string& url) {
   if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
   if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
   if (std::count(rest.begin(), rest.end(), ':') == 1) rest = rest.substr(0, rest.find(':'));
-  std::transform(rest.begin(), rest.end(), rest.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(rest.begin(), rest.end(), rest.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return rest;
 }
 
@@ -42,12 +42,20 @@ Record* Membership::Impl::Find(const std::string& id) {
 }
 
 Record* Membership::Impl::Insert(const MemberDigest& d, TimePoint now) {
+  ++generation;
   Record& r = members[d.node_id];
   r.digest = d;
   r.digest.state = MemberState::kAlive;
   r.state_since = now;
   r.index = ids.size();
   ids.push_back(d.node_id);
+  // Into the rest of the current probe round at a random place (incremental Fisher-Yates):
+  // otherwise members learned after the shuffle wait a whole round, which at n=1000 is minutes.
+  probe_order.push_back(d.node_id);
+  if (probe_pos < probe_order.size()) {
+    size_t j = probe_pos + random->Uniform(probe_order.size() - probe_pos);
+    std::swap(probe_order[j], probe_order.back());
+  }
   ++alive;
   if (d.outbound_only) outbound_only.insert(d.node_id);
   if (d.state != MemberState::kAlive) SetState(r, d.state, d.incarnation, now);
@@ -57,6 +65,7 @@ Record* Membership::Impl::Insert(const MemberDigest& d, TimePoint now) {
 void Membership::Impl::Remove(const std::string& id) {
   auto it = members.find(id);
   if (it == members.end()) return;
+  ++generation;
   if (it->second.digest.state == MemberState::kAlive) --alive;
   // Swap-remove keeps `ids` dense.
   size_t i = it->second.index;
@@ -75,6 +84,7 @@ void Membership::Impl::Remove(const std::string& id) {
 
 void Membership::Impl::SetState(Record& r, MemberState s, uint64_t inc, TimePoint now) {
   MemberState old = r.digest.state;
+  ++generation;
   r.digest.incarnation = inc;
   if (old == s) return;
   const std::string& id = r.digest.node_id;
@@ -160,9 +170,8 @@ void Membership::Impl::MergeSelf(const MemberDigest& d) {
   bool same_boot = d.boot_id == config.boot_id;
   if (!same_boot && d.url != config.advertise_url) {
     // Another process claims our id: report it, never merge it.
-    auto known = std::find_if(conflicts.begin(), conflicts.end(), [&](const Conflict& c) {
-      return c.other_url == d.url;
-    });
+    auto known = std::find_if(conflicts.begin(), conflicts.end(),
+                              [&](const Conflict& c) { return c.other_url == d.url; });
     if (known == conflicts.end() && conflicts.size() < kMaxConflicts) {
       conflicts.push_back({d.node_id, d.url,
                            "another process (boot " + std::to_string(d.boot_id) + ", " +
@@ -183,6 +192,7 @@ void Membership::Impl::MergeSelf(const MemberDigest& d) {
 }
 
 void Membership::Impl::Enqueue(const std::string& id) {
+  ++generation;
   if (auto q = queued.find(id); q != queued.end()) queue.erase(q->second);
   BroadcastKey key{0, ++version, id};
   queue.insert(key);
@@ -207,9 +217,8 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
   out.reserve(limit);
   out.push_back(SelfDigest());  // regular self-advertisement: carries refutations, spreads us
   auto included = [&](const std::string& id) {
-    return std::any_of(out.begin(), out.end(), [&](const MemberDigest& d) {
-      return d.node_id == id;
-    });
+    return std::any_of(out.begin(), out.end(),
+                       [&](const MemberDigest& d) { return d.node_id == id; });
   };
   if (Record* peer = Find(peer_id);
       peer != nullptr && peer->digest.state != MemberState::kAlive && out.size() < limit) {
@@ -245,6 +254,15 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
   return out;
 }
 
+std::vector<MemberDigest> Membership::Impl::FullState() const {
+  std::vector<MemberDigest> out{SelfDigest()};
+  for (const auto& [id, r] : members) {
+    if (out.size() >= kMaxFullState) break;
+    if (r.digest.state != MemberState::kDead) out.push_back(r.digest);
+  }
+  return out;
+}
+
 bool Membership::Impl::UrlAllowed(const std::string& url) const {
   return !url.empty() && (self_loopback || !IsLoopbackUrl(url));
 }
@@ -254,9 +272,8 @@ Duration Membership::Impl::Scaled(Duration d) const { return d * (1 + local_heal
 Duration Membership::Impl::SuspicionTimeout(const Record& r) const {
   const Timers& t = config.timers;
   const double n = static_cast<double>(alive + suspects.size() + 1);
-  auto scaled = std::chrono::duration_cast<Duration>(t.suspicion_mult *
-                                                     std::log10(std::max(n, 2.0)) *
-                                                     t.probe_interval);
+  auto scaled = std::chrono::duration_cast<Duration>(
+      t.suspicion_mult * std::log10(std::max(n, 2.0)) * t.probe_interval);
   Duration max_t = t.suspicion_max;
   Duration min_t = std::min(std::max(t.suspicion_min, scaled), max_t);
   // Lifeguard: start at max, fall towards min as independent confirmations arrive.
@@ -264,7 +281,8 @@ Duration Membership::Impl::SuspicionTimeout(const Record& r) const {
   if (n - 2 < expected) expected = 0;
   Duration timeout = min_t;
   if (expected >= 1) {
-    double confirmations = r.suspecters.empty() ? 0.0 : static_cast<double>(r.suspecters.size() - 1);
+    double confirmations =
+        r.suspecters.empty() ? 0.0 : static_cast<double>(r.suspecters.size() - 1);
     double frac = std::log(confirmations + 1) / std::log(expected + 1.0);
     auto shrink = std::chrono::duration_cast<Duration>((max_t - min_t) * std::min(frac, 1.0));
     timeout = max_t - shrink;

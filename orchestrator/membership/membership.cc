@@ -84,8 +84,9 @@ void Membership::Impl::StartProbe(TimePoint now, std::vector<Envelope>& out) {
   next_probe_at = now + Scaled(config.timers.probe_interval);
   const Record* target = NextProbeTarget();
   if (target == nullptr) return;
-  probe = Probe{true, target->digest.node_id, next_seq++,
-                now + Scaled(config.timers.probe_timeout), next_probe_at, false};
+  probe = Probe{true,          target->digest.node_id,
+                next_seq++,    now + Scaled(config.timers.probe_timeout),
+                next_probe_at, false};
   out.push_back(To(target->digest.node_id, target->digest.url,
                    Ping{probe.seq, "", GossipFor(target->digest.node_id)}));
 }
@@ -115,8 +116,8 @@ void Membership::Impl::SendIndirect(std::vector<Envelope>& out) {
     }
   }
   for (const std::string& id : relays_to) {
-    out.push_back(To(id, members[id].digest.url,
-                     PingReq{probe.seq, probe.target_id, target->digest.url}));
+    out.push_back(
+        To(id, members[id].digest.url, PingReq{probe.seq, probe.target_id, target->digest.url}));
   }
 }
 
@@ -147,8 +148,8 @@ void Membership::Impl::Join(TimePoint now, std::vector<Envelope>& out) {
     std::advance(it, static_cast<long>(random->Uniform(dead.size())));
     const Record* r = Find(*it);
     if (r != nullptr && !r->digest.outbound_only) {
-      out.push_back(To(r->digest.node_id, r->digest.url,
-                       Ping{next_seq++, "", GossipFor(r->digest.node_id)}));
+      out.push_back(
+          To(r->digest.node_id, r->digest.url, Ping{next_seq++, "", GossipFor(r->digest.node_id)}));
     }
   }
   next_join_at = now + (alive == 0 ? config.timers.probe_interval : config.timers.rejoin_interval);
@@ -178,9 +179,9 @@ void Membership::Impl::Housekeeping(TimePoint now) {
   std::erase_if(relays, [&](const auto& kv) { return now >= kv.second.expires; });
   // Outbound-only members cannot be probed; each hears from one about once per round of its
   // own probes, so suspect one only after several rounds of silence.
-  const Duration silence = std::max(Scaled(t.suspicion_max),
-                                    3 * static_cast<int64_t>(members.size() + 1) *
-                                        Scaled(t.probe_interval));
+  const Duration silence =
+      std::max(Scaled(t.suspicion_max),
+               3 * static_cast<int64_t>(members.size() + 1) * Scaled(t.probe_interval));
   std::vector<std::string> quiet;
   for (const std::string& id : outbound_only) {
     const Record& r = members[id];
@@ -215,7 +216,7 @@ Output Membership::Receive(const Envelope& in, TimePoint now) {
   if (const auto* ping = std::get_if<Ping>(&in.body)) {
     for (const auto& d : ping->gossip) s.Merge(d, from, now);
     s.NoteSender(from, in.from_url, now);
-    Ack ack{ping->seq, s.config.node_id, s.GossipFor(from)};
+    Ack ack{ping->seq, s.config.node_id, in.to_id.empty() ? s.FullState() : s.GossipFor(from)};
     out.replies.push_back(s.To(from, in.from_url, std::move(ack)));
   } else if (const auto* ack = std::get_if<Ack>(&in.body)) {
     for (const auto& d : ack->gossip) s.Merge(d, from, now);
@@ -290,16 +291,21 @@ std::optional<std::string> Membership::UrlOf(const std::string& node_id) const {
 }
 
 std::vector<std::string> Membership::AliveIds() const {
-  std::vector<std::string> out;
-  out.reserve(impl_->alive);
-  for (const auto& [id, r] : impl_->members) {
-    if (r.digest.state == MemberState::kAlive) out.push_back(id);
+  Impl& s = *impl_;
+  if (s.alive_cache_generation != s.generation) {
+    s.alive_cache.clear();
+    s.alive_cache.reserve(s.alive);
+    for (const auto& [id, r] : s.members) {
+      if (r.digest.state == MemberState::kAlive) s.alive_cache.push_back(id);
+    }
+    std::sort(s.alive_cache.begin(), s.alive_cache.end());
+    s.alive_cache_generation = s.generation;
   }
-  std::sort(out.begin(), out.end());
-  return out;
+  return s.alive_cache;
 }
 
 size_t Membership::AliveCount() const { return impl_->alive; }
+uint64_t Membership::generation() const { return impl_->generation; }
 std::vector<Conflict> Membership::Conflicts() const { return impl_->conflicts; }
 uint64_t Membership::incarnation() const { return impl_->incarnation; }
 const Config& Membership::config() const { return impl_->config; }

@@ -12,7 +12,9 @@
 //    scaled with log(n), shortened by independent confirmations) -> dead. Dead members are
 //    reaped after `dead_reap_ttl`.
 //  - Every Ping and Ack piggybacks up to `max_gossip` digests (recently changed first), so
-//    membership spreads transitively from any one seed.
+//    membership spreads transitively from any one seed. The Ack to a join Ping (to_id empty:
+//    the sender knew only our URL) carries every live member (push-pull), so a joiner learns the
+//    cluster in one round trip instead of O(n) probe rounds.
 //  - A node that hears itself suspected or dead refutes with a higher incarnation.
 //  - Lifeguard's local health: missed acks of our own probes raise a health multiplier that
 //    widens probe timeouts and suspicion, so a slow observer does not declare healthy peers dead.
@@ -43,15 +45,15 @@ struct Timers {
   Duration suspicion_max = milliseconds(12000);
   Duration dead_reap_ttl = std::chrono::minutes(10);
   Duration rejoin_interval = milliseconds(30000);
-  int max_gossip = 12;        // digests piggybacked per message
-  int max_local_health = 8;   // Lifeguard's awareness cap
+  int max_gossip = 12;       // digests piggybacked per message
+  int max_local_health = 8;  // Lifeguard's awareness cap
 };
 
 struct Config {
   std::string node_id;
   std::string advertise_url;
-  uint64_t incarnation = 1;       // per boot: pass the wall clock in ms, so restarts win
-  uint64_t boot_id = 0;           // random per process start
+  uint64_t incarnation = 1;  // per boot: pass the wall clock in ms, so restarts win
+  uint64_t boot_id = 0;      // random per process start
   bool voter = false;
   bool outbound_only = false;
   std::vector<std::string> seeds;  // URLs; our own URL is ignored
@@ -65,7 +67,7 @@ struct MemberView {
   uint64_t incarnation = 0;
   bool voter = false;
   bool outbound_only = false;
-  TimePoint last_seen{};       // last direct or indirect proof of life (TimePoint{} = never)
+  TimePoint last_seen{};  // last direct or indirect proof of life (TimePoint{} = never)
   TimePoint state_since{};
 };
 
@@ -93,8 +95,10 @@ class Membership {
   // Members other than ourselves, sorted by node id.
   std::vector<MemberView> Members() const;
   std::optional<std::string> UrlOf(const std::string& node_id) const;
-  std::vector<std::string> AliveIds() const;  // excluding ourselves
+  std::vector<std::string> AliveIds() const;  // excluding ourselves, sorted
   size_t AliveCount() const;                  // excluding ourselves
+  // Bumps on every change to the member table, so owners can cache derived views.
+  uint64_t generation() const;
   std::vector<Conflict> Conflicts() const;
   uint64_t incarnation() const;
   const Config& config() const;

@@ -20,16 +20,13 @@ struct Record {
   size_t index = 0;  // position in Impl::ids
 };
 
-// Pending gossip, fewest transmissions first, then most recent change.
+// Pending gossip, most recent change first; `transmits` only retires an item. (Fewest-transmits
+// first would queue fresh news behind a backlog, e.g. the ~n items a join reply brings.)
 struct BroadcastKey {
   int transmits = 0;
-  uint64_t version = 0;
+  uint64_t version = 0;  // unique
   std::string node_id;
-  bool operator<(const BroadcastKey& o) const {
-    if (transmits != o.transmits) return transmits < o.transmits;
-    if (version != o.version) return version > o.version;
-    return node_id < o.node_id;
-  }
+  bool operator<(const BroadcastKey& o) const { return version > o.version; }
 };
 
 struct Probe {
@@ -67,6 +64,9 @@ struct Membership::Impl {
   std::set<BroadcastKey> queue;
   std::unordered_map<std::string, BroadcastKey> queued;
   uint64_t version = 0;
+  uint64_t generation = 0;               // bumps on any table change
+  std::vector<std::string> alive_cache;  // sorted AliveIds() as of alive_cache_generation
+  uint64_t alive_cache_generation = UINT64_MAX;
   std::vector<Conflict> conflicts;
 
   // Protocol state (membership.cc).
@@ -96,6 +96,8 @@ struct Membership::Impl {
   // Ourselves, the peer's own record if we doubt it (so it can refute), pending changes, then
   // random members as peer exchange; at most max_gossip.
   std::vector<protocol::MemberDigest> GossipFor(const std::string& peer_id);
+  // Ourselves and every live member: the push-pull answer to a join.
+  std::vector<protocol::MemberDigest> FullState() const;
   protocol::MemberDigest SelfDigest() const;
   bool UrlAllowed(const std::string& url) const;
   Duration Scaled(Duration d) const;  // widened by local health

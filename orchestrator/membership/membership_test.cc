@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -18,7 +19,11 @@ using protocol::MemberDigest;
 using protocol::MemberState;
 
 constexpr Duration kStep = milliseconds(10);
-constexpr uint64_t kSeed = 42;
+// RIFT_TEST_SEED replays another schedule; failures print the seed in use.
+uint64_t TestSeed() {
+  const char* env = std::getenv("RIFT_TEST_SEED");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : 42;
+}
 
 Timers FastTimers() {
   Timers t;
@@ -73,7 +78,7 @@ class Cluster {
   std::function<bool(const Envelope&)> drop = [](const Envelope&) { return false; };
 
   Membership& Add(Config config) {
-    auto node = std::make_unique<Node>(Node{config, Random(kSeed + nodes_.size()), nullptr});
+    auto node = std::make_unique<Node>(Node{config, Random(seed_ + nodes_.size()), nullptr});
     node->m = std::make_unique<Membership>(config, &node->random, now_);
     by_url_[config.advertise_url] = node.get();
     nodes_.push_back(std::move(node));
@@ -132,6 +137,8 @@ class Cluster {
     }
   }
 
+  uint64_t seed_ = TestSeed();
+  ::testing::ScopedTrace trace_{__FILE__, __LINE__, "RIFT_TEST_SEED=" + std::to_string(seed_)};
   TimePoint now_ = TimePoint(std::chrono::hours(1));
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<std::string, Node*> by_url_;
@@ -156,6 +163,19 @@ TEST(MembershipTest, TenNodesSeededOnlyWithNodeZeroLearnEachOther) {
   for (int i = 0; i < 10; ++i) c.Add(i);
   ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(5)));
   EXPECT_EQ(c.At(9).Members().size(), 9u);
+}
+
+TEST(MembershipTest, JoinReplyCarriesEveryLiveMemberInOneRoundTrip) {
+  Cluster c;
+  for (int i = 0; i < 10; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(5)));
+  Config late = ConfigFor(10, {UrlFor(0)});
+  late.timers.max_gossip = 2;  // piggybacking alone could not explain learning ten members
+  Membership& m = c.Add(late);
+  const uint64_t before = m.generation();
+  c.Step();
+  EXPECT_EQ(m.AliveCount(), 10u);
+  EXPECT_GT(m.generation(), before);
 }
 
 TEST(MembershipTest, JoinFailsOverToTheNextSeed) {
@@ -242,15 +262,14 @@ TEST(MembershipTest, DuplicateIdIsReportedAsConflict) {
   impostor.advertise_url = UrlFor(5);
   impostor.boot_id = 999;
   Membership& other = c.Add(impostor);
-  ASSERT_TRUE(c.RunUntil(
-      [&] { return !c.At(1).Conflicts().empty() && !other.Conflicts().empty(); }, seconds(3)));
+  ASSERT_TRUE(c.RunUntil([&] { return !c.At(1).Conflicts().empty() && !other.Conflicts().empty(); },
+                         seconds(3)));
   EXPECT_EQ(c.At(1).Conflicts()[0].node_id, "n1");
   EXPECT_EQ(c.At(1).Conflicts()[0].other_url, UrlFor(5));
   EXPECT_EQ(other.Conflicts()[0].other_url, UrlFor(1));
 }
 
-Envelope PingFrom(const std::string& id, const std::string& url,
-                  std::vector<MemberDigest> gossip) {
+Envelope PingFrom(const std::string& id, const std::string& url, std::vector<MemberDigest> gossip) {
   Envelope e;
   e.from_id = id;
   e.from_url = url;
@@ -260,7 +279,7 @@ Envelope PingFrom(const std::string& id, const std::string& url,
 }
 
 TEST(MembershipTest, LoopbackUrlIsRefusedWhenWeAdvertiseNonLoopback) {
-  Random random(kSeed);
+  Random random(TestSeed());
   TimePoint now{};
   Membership m(ConfigFor(0, {}), &random, now);
   auto out = m.Receive(PingFrom("evil", "http://127.0.0.1:9000",
@@ -274,14 +293,13 @@ TEST(MembershipTest, LoopbackUrlIsRefusedWhenWeAdvertiseNonLoopback) {
 }
 
 TEST(MembershipTest, LoopbackUrlIsAcceptedWhenWeAdvertiseLoopback) {
-  Random random(kSeed);
+  Random random(TestSeed());
   TimePoint now{};
   Config config = ConfigFor(0, {});
   config.advertise_url = "http://127.0.0.1:8770";
   Membership m(config, &random, now);
-  (void)m.Receive(PingFrom("peer", "http://127.0.0.1:8771",
-                           {{"peer", "http://127.0.0.1:8771", 3, 1}}),
-                  now);
+  (void)m.Receive(
+      PingFrom("peer", "http://127.0.0.1:8771", {{"peer", "http://127.0.0.1:8771", 3, 1}}), now);
   EXPECT_EQ(m.AliveIds(), std::vector<std::string>{"peer"});
 }
 
