@@ -1,12 +1,10 @@
 #include "orchestrator/election/election.h"
 
 #include <algorithm>
-#include <functional>
-#include <map>
 #include <utility>
 
 #include "orchestrator/base/log.h"
-#include "orchestrator/election/vote_counter.h"
+#include "orchestrator/election/election_impl.h"
 
 namespace rift::election {
 namespace {
@@ -25,9 +23,6 @@ Duration Scale(Duration d, double f) {
 
 std::string T(uint64_t term) { return std::to_string(term); }
 
-// Cap of the leadership-transfer backoffs, in election timeouts.
-constexpr int kMaxBackoff = 64;
-
 }  // namespace
 
 const char* RoleName(Role r) {
@@ -44,356 +39,206 @@ const char* RoleName(Role r) {
   return "unknown";
 }
 
-struct Election::Impl {
-  Config config;
-  VoteStore* store;
-  Random* random;
-  Stats stats;
-  bool voter = false;
-  // False when Load failed: not knowing our past votes, we must never vote or campaign.
-  bool store_ok = true;
+bool Election::Impl::Persist(uint64_t new_term, const std::string& vote) {
+  Status s = store->Save(PersistentState{new_term, vote});
+  if (s.ok()) return true;
+  ++stats.store_errors;
+  log::Error("election: cannot persist term " + T(new_term) + ": " + s.ToString());
+  return false;
+}
 
-  uint64_t term = 0;
-  std::string voted_for;
-  Role role = Role::kFollower;
-  std::string leader_id;  // empty: no leader known in this term
-  std::string leader_url;
+void Election::Impl::ResetElectionTimer(TimePoint now) {
+  election_deadline = now + random->Between(et(), 2 * et());
+}
 
-  TimePoint election_deadline;
-  std::optional<TimePoint> heard_leader_at;  // last heartbeat from the current leader
-  // (Pre-)votes are refused until then: a leader we acked may still hold its lease.
-  TimePoint sticky_until;
-  std::optional<VoteCounter> votes;  // the current pre-vote or vote round
-  std::vector<std::string> members;  // from the last Tick, for heartbeats sent from Receive
-
-  // Leader state; reset by BecomeLeader.
-  uint64_t next_seq = 1;
-  TimePoint leader_since;
-  TimePoint next_heartbeat;
-  std::map<uint64_t, TimePoint> sent;     // heartbeat seq -> send time (recent rounds only)
-  std::map<std::string, uint64_t> acked;  // voter -> highest seq it acked in this term
-  std::optional<TimePoint> lease_start;
-  std::optional<TimePoint> quorum_round;  // as lease_start, but counting transfer windows
-  // No lease from rounds sent while a TimeoutNow may be in flight (its target campaigns past
-  // voters' stickiness): [transfer_from, transfer_until).
-  TimePoint transfer_from = TimePoint::min();
-  TimePoint transfer_until = TimePoint::min();
-  // A transfer that failed (we still lead) is retried with exponential backoff, so that a
-  // preferred node that acks but cannot win cannot keep the lease suspended.
-  TimePoint next_transfer = TimePoint::min();
-  Duration transfer_backoff{};
-
-  // Preferred-node side: a transfer campaign that failed (say, we reach the leader but not a
-  // majority) costs the cluster its leader, so repeated TimeoutNows are honoured with backoff.
-  TimePoint next_transfer_campaign = TimePoint::min();
-  Duration transfer_campaign_backoff{};
-  uint64_t transfer_campaign_term = 0;
-
-  Duration et() const { return config.timers.election_timeout; }
-  const std::string& self() const { return config.node_id; }
-  bool IsVoter(const std::string& id) const {
-    return std::find(config.voters.begin(), config.voters.end(), id) != config.voters.end();
+void Election::Impl::SetLeader(const std::string& id, const std::string& url) {
+  if (leader_id != id) {
+    ++stats.leader_changes;
+    log::Info("election: leader is " + id + " in term " + T(term));
   }
-  bool CanCampaign() const {
-    return voter && store_ok &&
-           (config.mode == LeaderMode::kElected || config.preferred_leader == self());
-  }
-  bool Sticky(TimePoint now) const { return role == Role::kLeader || now < sticky_until; }
+  leader_id = id;
+  leader_url = url;
+}
 
-  Envelope Make(const std::string& to, protocol::Body body) const {
-    Envelope e;
-    e.from_id = self();
-    e.from_url = config.self_url;
-    e.to_id = to;
-    e.body = std::move(body);
-    return e;
-  }
-
-  bool Persist(uint64_t new_term, const std::string& vote) {
-    Status s = store->Save(PersistentState{new_term, vote});
-    if (s.ok()) return true;
-    ++stats.store_errors;
-    log::Error("election: cannot persist term " + T(new_term) + ": " + s.ToString());
-    return false;
-  }
-
-  void ResetElectionTimer(TimePoint now) {
-    election_deadline = now + random->Between(et(), 2 * et());
-  }
-
-  void SetLeader(const std::string& id, const std::string& url) {
-    if (leader_id != id) {
-      ++stats.leader_changes;
-      log::Info("election: leader is " + id + " in term " + T(term));
-    }
-    leader_id = id;
-    leader_url = url;
-  }
-
-  void BecomeFollower() {
-    if (role == Role::kLeader) {
-      ++stats.stepped_down;
-      log::Info("election: " + self() + " steps down in term " + T(term));
-      leader_id.clear();
-      leader_url.clear();
-    }
-    role = Role::kFollower;
-    votes.reset();
-  }
-
-  // A higher term seen: follow it with no vote. A failed save leaves memory ahead of disk,
-  // which is safe: votes are saved (with their term) before they are granted.
-  void AdoptTerm(uint64_t new_term, TimePoint now, bool persist) {
-    BecomeFollower();
-    term = new_term;
-    voted_for.clear();
+void Election::Impl::BecomeFollower() {
+  if (role == Role::kLeader) {
+    ++stats.stepped_down;
+    log::Info("election: " + self() + " steps down in term " + T(term));
     leader_id.clear();
     leader_url.clear();
-    heard_leader_at.reset();
-    ResetElectionTimer(now);
-    if (persist) (void)Persist(term, voted_for);
   }
+  role = Role::kFollower;
+  votes.reset();
+}
 
-  std::vector<Envelope> Tick(TimePoint now, const std::vector<std::string>& alive) {
-    if (members != alive) members = alive;  // usually unchanged: spare the copies
-    std::vector<Envelope> out;
-    if (role == Role::kLeader) {
-      LeaderTick(now, out);
-    } else if (CanCampaign() && config.voters.size() == 1) {
-      StartElection(now, /*transfer=*/false, out);  // we are the majority: lead at once
-    } else if (CanCampaign() && now >= election_deadline) {
-      StartPreVote(now, out);
-    }
-    return out;
+// which is safe: votes are saved (with their term) before they are granted.
+void Election::Impl::AdoptTerm(uint64_t new_term, TimePoint now, bool persist) {
+  BecomeFollower();
+  term = new_term;
+  voted_for.clear();
+  leader_id.clear();
+  leader_url.clear();
+  heard_leader_at.reset();
+  ResetElectionTimer(now);
+  if (persist) (void)Persist(term, voted_for);
+}
+
+std::vector<Envelope> Election::Impl::Tick(TimePoint now, const std::vector<std::string>& alive) {
+  if (members != alive) members = alive;  // usually unchanged: spare the copies
+  std::vector<Envelope> out;
+  if (role == Role::kLeader) {
+    LeaderTick(now, out);
+  } else if (CanCampaign() && config.voters.size() == 1) {
+    StartElection(now, /*transfer=*/false, out);  // we are the majority: lead at once
+  } else if (CanCampaign() && now >= election_deadline) {
+    StartPreVote(now, out);
   }
+  return out;
+}
 
-  void StartPreVote(TimePoint now, std::vector<Envelope>& out) {
-    role = Role::kPreCandidate;
-    ++stats.pre_votes_started;
-    votes.emplace(config.voters.size());
-    votes->Register(self(), true);
-    ResetElectionTimer(now);  // retry if this round stalls
-    for (const auto& v : config.voters) {
-      if (v != self()) out.push_back(Make(v, VoteRequest{term + 1, self(), true, false}));
-    }
+void Election::Impl::StartPreVote(TimePoint now, std::vector<Envelope>& out) {
+  role = Role::kPreCandidate;
+  ++stats.pre_votes_started;
+  votes.emplace(config.voters.size());
+  votes->Register(self(), true);
+  ResetElectionTimer(now);  // retry if this round stalls
+  for (const auto& v : config.voters) {
+    if (v != self()) out.push_back(Make(v, VoteRequest{term + 1, self(), true, false}));
   }
+}
 
-  void StartElection(TimePoint now, bool transfer, std::vector<Envelope>& out) {
-    ResetElectionTimer(now);
-    // The self-vote must be durable before anyone is asked: a restart must not vote again.
-    if (!Persist(term + 1, self())) {
-      BecomeFollower();
-      return;
-    }
+void Election::Impl::StartElection(TimePoint now, bool transfer, std::vector<Envelope>& out) {
+  ResetElectionTimer(now);
+  // The self-vote must be durable before anyone is asked: a restart must not vote again.
+  if (!Persist(term + 1, self())) {
     BecomeFollower();
-    ++term;
-    voted_for = self();
-    leader_id.clear();
-    leader_url.clear();
-    heard_leader_at.reset();
-    role = Role::kCandidate;
-    ++stats.elections_started;
-    votes.emplace(config.voters.size());
-    votes->Register(self(), true);
-    log::Info("election: " + self() + " campaigns in term " + T(term));
-    if (votes->decision() == VoteDecision::kGranted) {
-      BecomeLeader(now, out);
-      return;
-    }
-    for (const auto& v : config.voters) {
-      if (v != self()) out.push_back(Make(v, VoteRequest{term, self(), false, transfer}));
-    }
+    return;
   }
-
-  void BecomeLeader(TimePoint now, std::vector<Envelope>& out) {
-    role = Role::kLeader;
-    votes.reset();
-    ++stats.became_leader;
-    SetLeader(self(), config.self_url);
-    leader_since = now;
-    sent.clear();
-    acked.clear();
-    lease_start.reset();
-    quorum_round.reset();
-    transfer_from = transfer_until = next_transfer = TimePoint::min();
-    transfer_backoff = et();
-    if (term == transfer_campaign_term) transfer_campaign_backoff = et();  // it worked
-    SendHeartbeats(now, out);  // at once: followers must stop campaigning
+  BecomeFollower();
+  ++term;
+  voted_for = self();
+  leader_id.clear();
+  leader_url.clear();
+  heard_leader_at.reset();
+  role = Role::kCandidate;
+  ++stats.elections_started;
+  votes.emplace(config.voters.size());
+  votes->Register(self(), true);
+  log::Info("election: " + self() + " campaigns in term " + T(term));
+  if (votes->decision() == VoteDecision::kGranted) {
+    BecomeLeader(now, out);
+    return;
   }
-
-  void LeaderTick(TimePoint now, std::vector<Envelope>& out) {
-    // Check-quorum: without a majority's ack for election_timeout, another leader may exist.
-    if (config.voters.size() > 1 && now >= quorum_round.value_or(leader_since) + et()) {
-      log::Warn("election: " + self() + " lost its quorum in term " + T(term));
-      BecomeFollower();
-      ResetElectionTimer(now);
-      return;
-    }
-    MaybeTransfer(now, out);
-    if (now >= next_heartbeat) SendHeartbeats(now, out);
+  for (const auto& v : config.voters) {
+    if (v != self()) out.push_back(Make(v, VoteRequest{term, self(), false, transfer}));
   }
+}
 
-  void SendHeartbeats(TimePoint now, std::vector<Envelope>& out) {
-    uint64_t seq = next_seq++;
-    sent[seq] = now;
-    // Rounds older than the lease window can never extend it.
-    while (!sent.empty() && sent.begin()->second + 2 * et() < now) sent.erase(sent.begin());
-    next_heartbeat = now + config.timers.heartbeat_interval;
-    Heartbeat hb{term, self(), config.self_url, seq};
-    for (const auto& v : config.voters) {
-      if (v != self()) out.push_back(Make(v, hb));
-    }
-    for (const auto& m : members) {
-      if (m != self() && !IsVoter(m)) out.push_back(Make(m, hb));
-    }
-    UpdateLease();  // a single voter is its own majority
+void Election::Impl::OnVoteRequest(const Envelope& in, const VoteRequest& req, TimePoint now,
+                                   Output& out) {
+  auto reply = [&](bool granted, uint64_t t) {
+    out.replies.push_back(Make(in.from_id, VoteResponse{t, granted, req.pre_vote}));
+  };
+  if (!voter || !store_ok || req.candidate_id == self() || !IsVoter(req.candidate_id) ||
+      (config.mode == LeaderMode::kStatic && req.candidate_id != config.preferred_leader)) {
+    reply(false, term);
+    return;
   }
-
-  void UpdateLease() {
-    std::vector<uint64_t> seqs;
-    for (const auto& v : config.voters) {
-      auto it = acked.find(v);
-      seqs.push_back(v == self() ? next_seq - 1 : (it == acked.end() ? 0 : it->second));
-    }
-    std::sort(seqs.begin(), seqs.end(), std::greater<>());
-    uint64_t majority_seq = seqs[config.voters.size() / 2];
-    auto it = sent.find(majority_seq);
-    if (it == sent.end()) return;
-    if (!quorum_round || it->second > *quorum_round) quorum_round = it->second;
-    if (it->second >= transfer_from && it->second < transfer_until) return;
-    if (!lease_start || it->second > *lease_start) lease_start = it->second;
+  if (req.pre_vote) {  // never changes our state
+    bool grant = req.term > term && (req.transfer || !Sticky(now));
+    reply(grant, grant ? req.term : term);
+    return;
   }
-
-  void MaybeTransfer(TimePoint now, std::vector<Envelope>& out) {
-    const std::string& p = config.preferred_leader;
-    if (p.empty() || p == self() || !IsVoter(p)) return;
-    auto it = acked.find(p);
-    if (it == acked.end() || it->second != next_seq - 1) return;  // not healthy and current
-    if (now < next_transfer) return;
-    transfer_from = now;
-    transfer_until = now + et();
-    next_transfer = now + transfer_backoff;
-    transfer_backoff = std::min(2 * transfer_backoff, kMaxBackoff * et());
-    log::Info("election: " + self() + " hands leadership to preferred " + p);
-    out.push_back(Make(p, TimeoutNow{term}));
+  // Stickiness before the term check: a live leader's term must not be bumped (Raft 9.6).
+  if (req.term < term || (!req.transfer && Sticky(now))) {
+    reply(false, term);
+    return;
   }
-
-  void OnVoteRequest(const Envelope& in, const VoteRequest& req, TimePoint now, Output& out) {
-    auto reply = [&](bool granted, uint64_t t) {
-      out.replies.push_back(Make(in.from_id, VoteResponse{t, granted, req.pre_vote}));
-    };
-    if (!voter || !store_ok || req.candidate_id == self() || !IsVoter(req.candidate_id) ||
-        (config.mode == LeaderMode::kStatic && req.candidate_id != config.preferred_leader)) {
+  if (req.term > term) AdoptTerm(req.term, now, /*persist=*/false);  // saved with the vote
+  if (!voted_for.empty() && voted_for != req.candidate_id) {
+    reply(false, term);
+    return;
+  }
+  if (voted_for.empty()) {
+    if (!Persist(term, req.candidate_id)) {
       reply(false, term);
       return;
     }
-    if (req.pre_vote) {  // never changes our state
-      bool grant = req.term > term && (req.transfer || !Sticky(now));
-      reply(grant, grant ? req.term : term);
-      return;
-    }
-    // Stickiness before the term check: a live leader's term must not be bumped (Raft 9.6).
-    if (req.term < term || (!req.transfer && Sticky(now))) {
-      reply(false, term);
-      return;
-    }
-    if (req.term > term) AdoptTerm(req.term, now, /*persist=*/false);  // saved with the vote
-    if (!voted_for.empty() && voted_for != req.candidate_id) {
-      reply(false, term);
-      return;
-    }
-    if (voted_for.empty()) {
-      if (!Persist(term, req.candidate_id)) {
-        reply(false, term);
-        return;
-      }
-      voted_for = req.candidate_id;
-    }
-    ResetElectionTimer(now);
-    reply(true, term);
+    voted_for = req.candidate_id;
   }
+  ResetElectionTimer(now);
+  reply(true, term);
+}
 
-  void OnVoteResponse(const Envelope& in, const VoteResponse& resp, TimePoint now, Output& out) {
-    if (!IsVoter(in.from_id)) return;
-    if (resp.pre_vote) {  // pre-vote answers never change terms
-      if (role != Role::kPreCandidate || (resp.granted && resp.term != term + 1)) return;
-      votes->Register(in.from_id, resp.granted);
-      if (votes->decision() == VoteDecision::kGranted) {
-        StartElection(now, /*transfer=*/false, out.outbound);
-      } else if (votes->decision() == VoteDecision::kDenied) {
-        BecomeFollower();
-      }
-      return;
-    }
-    if (resp.term > term) {
-      AdoptTerm(resp.term, now, /*persist=*/true);
-      return;
-    }
-    if (role != Role::kCandidate || resp.term != term) return;
+void Election::Impl::OnVoteResponse(const Envelope& in, const VoteResponse& resp, TimePoint now,
+                                    Output& out) {
+  if (!IsVoter(in.from_id)) return;
+  if (resp.pre_vote) {  // pre-vote answers never change terms
+    if (role != Role::kPreCandidate || (resp.granted && resp.term != term + 1)) return;
     votes->Register(in.from_id, resp.granted);
     if (votes->decision() == VoteDecision::kGranted) {
-      BecomeLeader(now, out.outbound);
+      StartElection(now, /*transfer=*/false, out.outbound);
     } else if (votes->decision() == VoteDecision::kDenied) {
       BecomeFollower();
     }
+    return;
   }
+  if (resp.term > term) {
+    AdoptTerm(resp.term, now, /*persist=*/true);
+    return;
+  }
+  if (role != Role::kCandidate || resp.term != term) return;
+  votes->Register(in.from_id, resp.granted);
+  if (votes->decision() == VoteDecision::kGranted) {
+    BecomeLeader(now, out.outbound);
+  } else if (votes->decision() == VoteDecision::kDenied) {
+    BecomeFollower();
+  }
+}
 
-  void OnHeartbeat(const Envelope& in, const Heartbeat& hb, TimePoint now, Output& out) {
-    auto reply = [&](bool success) {
-      out.replies.push_back(Make(in.from_id, HeartbeatAck{term, hb.seq, success}));
-    };
-    if (hb.term < term) {  // tells the stale leader our term, so that it steps down
-      reply(false);
-      return;
-    }
-    if (hb.term == term && role == Role::kLeader) {
-      // Two leaders in one term means a broken vote store or a duplicated node id.
-      log::Error("election: " + hb.leader_id + " also claims term " + T(term));
-      reply(false);
-      return;
-    }
-    if (hb.term > term) {
-      AdoptTerm(hb.term, now, /*persist=*/true);
-    } else {
-      BecomeFollower();
-    }
-    SetLeader(hb.leader_id, hb.leader_url.empty() ? in.from_url : hb.leader_url);
-    heard_leader_at = now;
-    sticky_until = now + et();
-    ResetElectionTimer(now);
-    reply(true);
+void Election::Impl::OnHeartbeat(const Envelope& in, const Heartbeat& hb, TimePoint now,
+                                 Output& out) {
+  auto reply = [&](bool success) {
+    out.replies.push_back(Make(in.from_id, HeartbeatAck{term, hb.seq, success}));
+  };
+  if (hb.term < term) {  // tells the stale leader our term, so that it steps down
+    reply(false);
+    return;
   }
+  if (hb.term == term && role == Role::kLeader) {
+    // Two leaders in one term means a broken vote store or a duplicated node id.
+    log::Error("election: " + hb.leader_id + " also claims term " + T(term));
+    reply(false);
+    return;
+  }
+  if (hb.term > term) {
+    AdoptTerm(hb.term, now, /*persist=*/true);
+  } else {
+    BecomeFollower();
+  }
+  SetLeader(hb.leader_id, hb.leader_url.empty() ? in.from_url : hb.leader_url);
+  heard_leader_at = now;
+  sticky_until = now + et();
+  ResetElectionTimer(now);
+  reply(true);
+}
 
-  void OnHeartbeatAck(const Envelope& in, const HeartbeatAck& ack, TimePoint now) {
-    if (ack.term > term) {
-      AdoptTerm(ack.term, now, /*persist=*/true);
-      return;
-    }
-    if (role != Role::kLeader || ack.term != term || !ack.success || in.from_id == self() ||
-        !IsVoter(in.from_id)) {
-      return;
-    }
-    uint64_t& a = acked[in.from_id];
-    a = std::max(a, ack.seq);
-    UpdateLease();
+void Election::Impl::OnTimeoutNow(const Envelope& in, const TimeoutNow& tn, TimePoint now,
+                                  Output& out) {
+  if (tn.term > term) {
+    AdoptTerm(tn.term, now, /*persist=*/true);
+    return;
   }
-
-  void OnTimeoutNow(const Envelope& in, const TimeoutNow& tn, TimePoint now, Output& out) {
-    if (tn.term > term) {
-      AdoptTerm(tn.term, now, /*persist=*/true);
-      return;
-    }
-    if (tn.term != term || role != Role::kFollower || in.from_id != leader_id || !CanCampaign() ||
-        now < next_transfer_campaign) {
-      return;
-    }
-    log::Info("election: " + self() + " takes over from " + in.from_id);
-    next_transfer_campaign = now + transfer_campaign_backoff;
-    transfer_campaign_backoff = std::min(2 * transfer_campaign_backoff, kMaxBackoff * et());
-    StartElection(now, /*transfer=*/true, out.outbound);
-    transfer_campaign_term = term;
+  if (tn.term != term || role != Role::kFollower || in.from_id != leader_id || !CanCampaign() ||
+      now < next_transfer_campaign) {
+    return;
   }
-};
+  log::Info("election: " + self() + " takes over from " + in.from_id);
+  next_transfer_campaign = now + transfer_campaign_backoff;
+  transfer_campaign_backoff = std::min(2 * transfer_campaign_backoff, kMaxBackoff * et());
+  StartElection(now, /*transfer=*/true, out.outbound);
+  transfer_campaign_term = term;
+}
 
 Election::Election(Config config, VoteStore* store, Random* random, TimePoint now)
     : impl_(new Impl{}) {
