@@ -41,10 +41,24 @@ struct NodeCore::Impl {
     }
   }
 
+  // AliveIds() copies the whole list; ticks run every few ms, so copy only after a change.
+  const std::vector<std::string>& AliveIds() {
+    uint64_t generation = membership.generation();
+    if (!alive_valid || generation != alive_generation) {
+      alive_ids = membership.AliveIds();
+      alive_generation = generation;
+      alive_valid = true;
+    }
+    return alive_ids;
+  }
+
   NodeConfig config;
   Random random;
   membership::Membership membership;
   election::Election election;
+  std::vector<std::string> alive_ids;
+  uint64_t alive_generation = 0;
+  bool alive_valid = false;
 };
 
 NodeCore::NodeCore(NodeConfig config, election::VoteStore* store, uint64_t seed, TimePoint now)
@@ -55,7 +69,7 @@ NodeCore::~NodeCore() = default;
 std::vector<protocol::Envelope> NodeCore::Tick(TimePoint now) {
   std::vector<protocol::Envelope> out = impl_->membership.Tick(now);
   for (auto& e : out) impl_->Stamp(e);
-  impl_->AppendResolved(impl_->election.Tick(now, impl_->membership.AliveIds()), &out);
+  impl_->AppendResolved(impl_->election.Tick(now, impl_->AliveIds()), &out);
   return out;
 }
 
