@@ -254,11 +254,11 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
   return out;
 }
 
-std::vector<MemberDigest> Membership::Impl::FullState() const {
+std::vector<MemberDigest> Membership::Impl::FullState(const std::string& peer_id) const {
   std::vector<MemberDigest> out{SelfDigest()};
   for (const auto& [id, r] : members) {
     if (out.size() >= kMaxFullState) break;
-    if (r.digest.state != MemberState::kDead) out.push_back(r.digest);
+    if (r.digest.state != MemberState::kDead || id == peer_id) out.push_back(r.digest);
   }
   return out;
 }

@@ -216,7 +216,7 @@ Output Membership::Receive(const Envelope& in, TimePoint now) {
   if (const auto* ping = std::get_if<Ping>(&in.body)) {
     for (const auto& d : ping->gossip) s.Merge(d, from, now);
     s.NoteSender(from, in.from_url, now);
-    Ack ack{ping->seq, s.config.node_id, in.to_id.empty() ? s.FullState() : s.GossipFor(from)};
+    Ack ack{ping->seq, s.config.node_id, in.to_id.empty() ? s.FullState(from) : s.GossipFor(from)};
     out.replies.push_back(s.To(from, in.from_url, std::move(ack)));
   } else if (const auto* ack = std::get_if<Ack>(&in.body)) {
     for (const auto& d : ack->gossip) s.Merge(d, from, now);

@@ -96,8 +96,9 @@ struct Membership::Impl {
   // Ourselves, the peer's own record if we doubt it (so it can refute), pending changes, then
   // random members as peer exchange; at most max_gossip.
   std::vector<protocol::MemberDigest> GossipFor(const std::string& peer_id);
-  // Ourselves and every live member: the push-pull answer to a join.
-  std::vector<protocol::MemberDigest> FullState() const;
+  // Ourselves, every live member and the peer's own record (so it can refute): the push-pull
+  // answer to a join.
+  std::vector<protocol::MemberDigest> FullState(const std::string& peer_id) const;
   protocol::MemberDigest SelfDigest() const;
   bool UrlAllowed(const std::string& url) const;
   Duration Scaled(Duration d) const;  // widened by local health

@@ -253,6 +253,22 @@ TEST(MembershipTest, RestartedNodeReplacesItsDeadRecord) {
   EXPECT_TRUE(c.At(2).Conflicts().empty());
 }
 
+TEST(MembershipTest, HealedPartitionMergesBack) {
+  Cluster c;
+  for (int i = 0; i < 4; ++i) c.Add(i);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  auto side = [](const std::string& url) { return url == UrlFor(0) || url == UrlFor(1); };
+  c.drop = [&](const Envelope& e) { return side(e.from_url) != side(e.to_url); };
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        return Sees(c.At(0), "n2", MemberState::kDead) && Sees(c.At(3), "n1", MemberState::kDead);
+      },
+      seconds(5)));
+  c.drop = [](const Envelope&) { return false; };
+  // Rejoin pings (seed and a random dead member) find the other side again.
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, 3 * FastTimers().rejoin_interval));
+}
+
 TEST(MembershipTest, DuplicateIdIsReportedAsConflict) {
   Cluster c;
   c.Add(0);
