@@ -1,11 +1,11 @@
 // A short, bounded, seeded fuzz of the router and handlers: random methods, paths, headers and
 // bodies (including mutated valid batches). Every answer must be a well-formed response; every
 // error must carry the one JSON error shape.
-#include <chrono>
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "orchestrator/api/fake_node_api_for_test.h"
 #include "orchestrator/api/handlers.h"
@@ -29,9 +29,15 @@ std::string Mutate(std::mt19937_64& rng, std::string s) {
   for (int i = 0; i < edits; ++i) {
     size_t at = rng() % s.size();
     switch (rng() % 3) {
-      case 0: s[at] = static_cast<char>(rng() % 256); break;
-      case 1: s.erase(at, 1 + rng() % 8); break;
-      default: s.insert(at, std::string(1 + rng() % 3, "{}[],:\"0-9e"[rng() % 11])); break;
+      case 0:
+        s[at] = static_cast<char>(rng() % 256);
+        break;
+      case 1:
+        s.erase(at, 1 + rng() % 8);
+        break;
+      default:
+        s.insert(at, std::string(1 + rng() % 3, "{}[],:\"0-9e"[rng() % 11]));
+        break;
     }
     if (s.empty()) break;
   }
@@ -50,9 +56,9 @@ TEST(RouterFuzzTest, RandomRequestsNeverCrashAndErrorsKeepTheShape) {
   e.from_id = "n2";
   e.body = protocol::VoteRequest{4, "n2", true, false};
   const std::string valid = protocol::EncodeBatch({e, e});
-  const std::vector<std::string> paths = {"/health", "/status", "/metrics", "/gossip",
-                                          "/election", "/heartbeat", "/leader/ping",
-                                          "/fenced/echo", "/", "/health/", "/../etc/passwd"};
+  const std::vector<std::string> paths = {
+      "/health",      "/status",      "/metrics", "/gossip",  "/election",     "/heartbeat",
+      "/leader/ping", "/fenced/echo", "/",        "/health/", "/../etc/passwd"};
   const std::vector<std::string> methods = {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int iterations = 0;
@@ -60,16 +66,24 @@ TEST(RouterFuzzTest, RandomRequestsNeverCrashAndErrorsKeepTheShape) {
     HttpRequest r;
     r.method = methods[rng() % methods.size()];
     r.path = rng() % 8 == 0 ? "/" + RandomBytes(rng, 20) : paths[rng() % paths.size()];
-    if (rng() % 4 != 0) r.headers["Authorization"] = rng() % 5 ? "Bearer tok" : "Bearer " +
-                                                                               RandomBytes(rng, 5);
+    if (rng() % 4 != 0)
+      r.headers["Authorization"] = rng() % 5 ? "Bearer tok" : "Bearer " + RandomBytes(rng, 5);
     if (rng() % 3 == 0) {
       r.headers["X-RingRift-Term"] = rng() % 2 ? std::to_string(rng() % 6) : RandomBytes(rng, 6);
     }
     switch (rng() % 4) {
-      case 0: r.body = RandomBytes(rng, 200); break;
-      case 1: r.body = Mutate(rng, valid); break;
-      case 2: r.body = valid; break;
-      default: r.body = R"({"term":)" + std::to_string(rng() % 6) + "}"; break;
+      case 0:
+        r.body = RandomBytes(rng, 200);
+        break;
+      case 1:
+        r.body = Mutate(rng, valid);
+        break;
+      case 2:
+        r.body = valid;
+        break;
+      default:
+        r.body = R"({"term":)" + std::to_string(rng() % 6) + "}";
+        break;
     }
     node.lease = rng() % 2;
     HttpResponse resp = router.Handle(r);

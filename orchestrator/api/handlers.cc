@@ -1,11 +1,10 @@
 #include "orchestrator/api/handlers.h"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "orchestrator/api/errors.h"
 #include "orchestrator/api/metrics.h"
@@ -44,20 +43,31 @@ HttpResponse StatusRoute(NodeApi* node, const HttpRequest&) {
   const auto& c = s->core;
   json members = json::array();
   for (const auto& m : c.members) {
-    members.push_back({{"node_id", m.node_id}, {"url", m.url}, {"state", m.state},
-                       {"incarnation", m.incarnation}, {"voter", m.voter},
-                       {"outbound_only", m.outbound_only}, {"last_seen_ms", m.last_seen_ms}});
+    members.push_back({{"node_id", m.node_id},
+                       {"url", m.url},
+                       {"state", m.state},
+                       {"incarnation", m.incarnation},
+                       {"voter", m.voter},
+                       {"outbound_only", m.outbound_only},
+                       {"last_seen_ms", m.last_seen_ms}});
   }
   json conflicts = json::array();
   for (const auto& k : c.conflicts) {
     conflicts.push_back({{"node_id", k.node_id}, {"other_url", k.other_url}, {"detail", k.detail}});
   }
-  return Json(200, {{"node_id", c.node_id}, {"url", c.url}, {"role", c.role}, {"term", c.term},
+  return Json(200, {{"node_id", c.node_id},
+                    {"url", c.url},
+                    {"role", c.role},
+                    {"term", c.term},
                     {"leader_id", NullableString(c.leader_id)},
                     {"leader_url", c.leader_url.empty() ? json(nullptr) : json(c.leader_url)},
-                    {"quorum", c.quorum}, {"lease", c.lease}, {"voter", c.voter},
-                    {"incarnation", c.incarnation}, {"healthy", IsHealthyState(*s)},
-                    {"members", std::move(members)}, {"conflicts", std::move(conflicts)}});
+                    {"quorum", c.quorum},
+                    {"lease", c.lease},
+                    {"voter", c.voter},
+                    {"incarnation", c.incarnation},
+                    {"healthy", IsHealthyState(*s)},
+                    {"members", std::move(members)},
+                    {"conflicts", std::move(conflicts)}});
 }
 
 HttpResponse Metrics(NodeApi* node, const Router* router, const HttpRequest&) {
@@ -107,10 +117,10 @@ HttpResponse NotLeaderResponse(const PublishedState& s) {
   const auto& c = s.core;
   std::string msg = "this node (" + c.node_id + ") is not the leader";
   if (c.leader_id) msg += "; the leader is " + *c.leader_id;
-  return ErrorResponse(NotLeader(msg),
-                       {{"leader_id", c.leader_id},
-                        {"leader_url", c.leader_url.empty() ? std::nullopt
-                                                            : std::optional(c.leader_url)}});
+  return ErrorResponse(
+      NotLeader(msg),
+      {{"leader_id", c.leader_id},
+       {"leader_url", c.leader_url.empty() ? std::nullopt : std::optional(c.leader_url)}});
 }
 
 HttpResponse LeaderPing(NodeApi* node, const HttpRequest&) {
@@ -145,8 +155,8 @@ Handler LeaderOnly(NodeApi* node, Handler handler) {
 }
 
 void RegisterRoutes(Router* router, NodeApi* node) {
-  router->Add("GET", "/health", [node](const HttpRequest& r) { return Health(node, r); },
-              Access::kPublic);
+  router->Add(
+      "GET", "/health", [node](const HttpRequest& r) { return Health(node, r); }, Access::kPublic);
   router->Add("GET", "/status", [node](const HttpRequest& r) { return StatusRoute(node, r); });
   router->Add("GET", "/metrics",
               [node, router](const HttpRequest& r) { return Metrics(node, router, r); });

@@ -150,30 +150,30 @@ HttpServer::HttpServer(const Router* router, ServerOptions options)
   }
   // Errors the library produces itself (413 body too large, 400 bad request line, 414 ...):
   // give them the JSON shape unless a handler already wrote a body.
-  s.set_error_handler(httplib::Server::HandlerWithResponse(
-      [impl](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 413 ? "request body exceeds " +
-                                                  std::to_string(impl->options.max_body_bytes) +
-                                                  " bytes"
-                                            : "malformed or unsupported HTTP request (a body "
-                                              "needs Content-Length or chunked encoding)";
-    WriteResponse(ErrorResponse(res.status, CodeNameForHttpStatus(res.status), message), res);
-    impl->router->Count("unmatched", res.status);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                             std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log::Error("exception serving " + req.path + ": " + what);
-    WriteResponse(ErrorResponse(Internal("internal error")), res);
-  });
+  s.set_error_handler(
+      httplib::Server::HandlerWithResponse([impl](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string message =
+            res.status == 413
+                ? "request body exceeds " + std::to_string(impl->options.max_body_bytes) + " bytes"
+                : "malformed or unsupported HTTP request (a body "
+                  "needs Content-Length or chunked encoding)";
+        WriteResponse(ErrorResponse(res.status, CodeNameForHttpStatus(res.status), message), res);
+        impl->router->Count("unmatched", res.status);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  s.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log::Error("exception serving " + req.path + ": " + what);
+        WriteResponse(ErrorResponse(Internal("internal error")), res);
+      });
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -59,8 +59,9 @@ std::string RenderMetrics(const PublishedState& state, const Router& router) {
   Sample(&out, "ringrift_leader_lease", "", c.lease ? 1 : 0);
   Family(&out, "ringrift_term", "gauge", "Current election term.");
   Sample(&out, "ringrift_term", "", static_cast<double>(c.term));
-  Family(&out, "ringrift_quorum", "gauge", "1 if this node sees a quorum (leader with lease, or "
-                                           "follower hearing a leader).");
+  Family(&out, "ringrift_quorum", "gauge",
+         "1 if this node sees a quorum (leader with lease, or "
+         "follower hearing a leader).");
   Sample(&out, "ringrift_quorum", "", c.quorum ? 1 : 0);
   Family(&out, "ringrift_voter", "gauge", "1 if this node is a voter.");
   Sample(&out, "ringrift_voter", "", c.voter ? 1 : 0);
@@ -94,8 +95,8 @@ std::string RenderMetrics(const PublishedState& state, const Router& router) {
   Sample(&out, "ringrift_cpu_used_ratio", "", state.system.cpu_percent / 100.0);
   Family(&out, "ringrift_http_requests_total", "counter", "HTTP requests by route and status.");
   for (const auto& [key, count] : router.RequestCounts()) {
-    std::string labels = "route=\"" + EscapeLabel(key.first) + "\",code=\"" +
-                         std::to_string(key.second) + "\"";
+    std::string labels =
+        "route=\"" + EscapeLabel(key.first) + "\",code=\"" + std::to_string(key.second) + "\"";
     Sample(&out, "ringrift_http_requests_total", labels, static_cast<double>(count));
   }
   return out;

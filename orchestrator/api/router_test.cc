@@ -1,18 +1,18 @@
+#include "orchestrator/api/router.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "orchestrator/api/errors.h"
 #include "orchestrator/api/fake_node_api_for_test.h"
 #include "orchestrator/api/handlers.h"
 #include "orchestrator/api/metrics.h"
-#include "orchestrator/api/router.h"
 #include "orchestrator/protocol/codec.h"
 
 namespace rift::api {
@@ -56,9 +56,9 @@ struct RouteCase {
   const char* method;
   const char* path;
 };
-const RouteCase kTokenRoutes[] = {{"GET", "/status"},       {"GET", "/metrics"},
-                                  {"POST", "/gossip"},      {"POST", "/election"},
-                                  {"POST", "/heartbeat"},   {"POST", "/leader/ping"},
+const RouteCase kTokenRoutes[] = {{"GET", "/status"},      {"GET", "/metrics"},
+                                  {"POST", "/gossip"},     {"POST", "/election"},
+                                  {"POST", "/heartbeat"},  {"POST", "/leader/ping"},
                                   {"POST", "/fenced/echo"}};
 
 TEST_F(RouterTest, HealthIsPublicAndCarriesTheOriginalFieldsPlusTermAndLeader) {
@@ -84,9 +84,9 @@ TEST_F(RouterTest, HealthTurnsUnhealthyAtTheOriginalThresholds) {
 
 TEST_F(RouterTest, EveryTokenRouteRefusesMissingAndWrongTokens) {
   for (const auto& rc : kTokenRoutes) {
-    for (const Headers& h : {Headers{}, Headers{{"Authorization", "Bearer wrong"}},
-                             Headers{{"X-RingRift-Auth", "s3cret-toke"}},
-                             Headers{{"Authorization", kToken}}}) {
+    for (const Headers& h :
+         {Headers{}, Headers{{"Authorization", "Bearer wrong"}},
+          Headers{{"X-RingRift-Auth", "s3cret-toke"}}, Headers{{"Authorization", kToken}}}) {
       auto r = Call(rc.method, rc.path, "", h);
       EXPECT_EQ(r.status, 401) << rc.path;
       EXPECT_EQ(ErrorCode(r), "UNAUTHENTICATED") << rc.path;
@@ -163,8 +163,8 @@ TEST_F(RouterTest, LeaderOnlyOnAFollowerIs421NamingTheLeader) {
 
 TEST_F(RouterTest, StaleTermIsRefusedWith409FromHeaderOrBody) {
   node_.lease = true;
-  auto r = Call("POST", "/leader/ping", "",
-                {{"X-RingRift-Auth", kToken}, {"X-RingRift-Term", "2"}});
+  auto r =
+      Call("POST", "/leader/ping", "", {{"X-RingRift-Auth", kToken}, {"X-RingRift-Term", "2"}});
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(ErrorCode(r), "STALE_TERM");
   r = Call("POST", "/leader/ping", R"({"term": 1})");
@@ -217,8 +217,8 @@ TEST_F(RouterTest, MetricsPassPromtool) {
   const char* promtool = "/usr/bin/promtool";
   if (!std::filesystem::exists(promtool)) GTEST_SKIP() << "promtool not installed; skipping";
   Call("GET", "/status");
-  auto path = std::filesystem::temp_directory_path() / ("rift-metrics-" +
-                                                        std::to_string(::getpid()) + ".txt");
+  auto path = std::filesystem::temp_directory_path() /
+              ("rift-metrics-" + std::to_string(::getpid()) + ".txt");
   std::ofstream(path) << Call("GET", "/metrics").body;
   std::string cmd = std::string(promtool) + " check metrics < " + path.string() + " 2>&1";
   int rc = std::system(cmd.c_str());
@@ -230,7 +230,7 @@ TEST(ErrorsTest, CodesMapToHttpInOnePlace) {
   struct Case {
     Code code;
     int http;
-  } cases[] = {{Code::kInvalidArgument, 400}, {Code::kUnauthenticated, 401},
+  } cases[] = {{Code::kInvalidArgument, 400},  {Code::kUnauthenticated, 401},
                {Code::kPermissionDenied, 403}, {Code::kNotFound, 404},
                {Code::kStaleTerm, 409},        {Code::kFailedPrecondition, 412},
                {Code::kNotLeader, 421},        {Code::kResourceExhausted, 429},

@@ -76,16 +76,16 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_u
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-Result<HttpResult> HttpClient::Post(const std::string& path, const std::string& body,
-                                    const std::string& content_type,
-                                    const std::vector<std::pair<std::string, std::string>>& headers) {
+Result<HttpResult> HttpClient::Post(
+    const std::string& path, const std::string& body, const std::string& content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   std::lock_guard lock(impl_->mu);
   return impl_->Convert(
       impl_->client->Post(path.c_str(), impl_->MakeHeaders(headers), body, content_type.c_str()));
 }
 
-Result<HttpResult> HttpClient::Get(const std::string& path,
-                                   const std::vector<std::pair<std::string, std::string>>& headers) {
+Result<HttpResult> HttpClient::Get(
+    const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers) {
   std::lock_guard lock(impl_->mu);
   return impl_->Convert(impl_->client->Get(path.c_str(), impl_->MakeHeaders(headers)));
 }

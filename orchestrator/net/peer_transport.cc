@@ -68,8 +68,8 @@ struct PeerTransport::Impl {
     bool ok = false;
     std::vector<protocol::Envelope> replies;
     if (client) {
-      auto r = client->Post(batch.route, protocol::EncodeBatch(batch.envelopes),
-                            "application/json");
+      auto r =
+          client->Post(batch.route, protocol::EncodeBatch(batch.envelopes), "application/json");
       if (r.ok() && r->status == 200) {
         auto decoded = protocol::DecodeBatch(r->body);
         if (decoded.ok()) {

@@ -48,8 +48,7 @@ void EventLog::Observe(const core::Snapshot& s) {
 
   for (const auto& c : s.conflicts) {
     if (conflicts_.insert(c.node_id + "|" + c.other_url).second) {
-      log::Error("duplicate node id " + c.node_id + " claimed by " + c.other_url + ": " +
-                 c.detail);
+      log::Error("duplicate node id " + c.node_id + " claimed by " + c.other_url + ": " + c.detail);
     }
   }
   first_ = false;

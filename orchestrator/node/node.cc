@@ -72,8 +72,8 @@ core::NodeConfig MakeCoreConfig(const settings::Settings& s, const std::string& 
   e.self_url = url;
   e.voters = s.voters;
   e.preferred_leader = s.preferred_leader;
-  e.mode = s.leader_mode == "static" ? election::LeaderMode::kStatic
-                                     : election::LeaderMode::kElected;
+  e.mode =
+      s.leader_mode == "static" ? election::LeaderMode::kStatic : election::LeaderMode::kElected;
   e.timers.heartbeat_interval = s.timers.heartbeat_interval;
   e.timers.election_timeout = s.timers.election_timeout;
   return c;
@@ -202,8 +202,9 @@ Status Node::Start() {
   n.store = std::move(store).value();
 
   if (s.auth_token.empty()) {
-    log::Warn("no cluster token configured: every endpoint is open (set "
-              "RINGRIFT_CLUSTER_AUTH_TOKEN[_FILE], or --require-auth to refuse this)");
+    log::Warn(
+        "no cluster token configured: every endpoint is open (set "
+        "RINGRIFT_CLUSTER_AUTH_TOKEN[_FILE], or --require-auth to refuse this)");
   }
   n.router = std::make_unique<api::Router>(s.auth_token);
   api::RegisterRoutes(n.router.get(), &n);
@@ -229,7 +230,8 @@ Status Node::Start() {
       std::chrono::duration_cast<std::chrono::milliseconds>(s.timers.probe_timeout),
       milliseconds(500));
   n.transport = std::make_unique<net::PeerTransport>(
-      to, [impl = impl_.get()](std::vector<protocol::Envelope> r) { impl->OnReplies(std::move(r)); });
+      to,
+      [impl = impl_.get()](std::vector<protocol::Envelope> r) { impl->OnReplies(std::move(r)); });
 
   n.Cron(Clock::now());  // publish a first snapshot before the first request
   RIFT_RETURN_IF_ERROR(n.server->Serve());

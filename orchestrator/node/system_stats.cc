@@ -57,8 +57,8 @@ api::SystemStats SystemSampler::Sample() {
   uint64_t busy = 0, total = 0;
   if (CpuJiffies(&busy, &total)) {
     if (prev_total_ != 0 && total > prev_total_ && busy >= prev_busy_) {
-      s.cpu_percent = 100.0 * static_cast<double>(busy - prev_busy_) /
-                      static_cast<double>(total - prev_total_);
+      s.cpu_percent =
+          100.0 * static_cast<double>(busy - prev_busy_) / static_cast<double>(total - prev_total_);
     }
     prev_busy_ = busy;
     prev_total_ = total;

@@ -1,16 +1,15 @@
 // The real daemon over HTTP: health and leadership of a single voter, auth on every
 // authenticated route, bad input, leader-only and fencing refusals, metrics, shutdown, config
 // checking. Every wait is bounded.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <string>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/harness/cluster.h"
 
@@ -81,8 +80,8 @@ TEST_F(DaemonTest, SingleVoterLeadsAndHealthAnswersWithoutAToken) {
   EXPECT_EQ(j["role"], "leader");
   EXPECT_EQ(j["leader_id"], "solo");
   EXPECT_GE(j["term"].get<uint64_t>(), 1u);
-  for (const char* k : {"healthy", "disk_percent", "memory_percent", "cpu_percent",
-                        "selfplay_jobs", "training_jobs"}) {
+  for (const char* k : {"healthy", "disk_percent", "memory_percent", "cpu_percent", "selfplay_jobs",
+                        "training_jobs"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
   auto s = daemon_->Status(kToken);
@@ -97,8 +96,8 @@ TEST_F(DaemonTest, SingleVoterLeadsAndHealthAnswersWithoutAToken) {
 
 TEST_F(DaemonTest, EveryAuthenticatedRouteRefusesMissingAndWrongTokens) {
   const std::pair<const char*, const char*> routes[] = {
-      {"GET", "/status"},     {"GET", "/metrics"},       {"POST", "/gossip"},
-      {"POST", "/election"},  {"POST", "/heartbeat"},    {"POST", "/leader/ping"},
+      {"GET", "/status"},      {"GET", "/metrics"},    {"POST", "/gossip"},
+      {"POST", "/election"},   {"POST", "/heartbeat"}, {"POST", "/leader/ping"},
       {"POST", "/fenced/echo"}};
   for (const auto& [method, path] : routes) {
     for (const std::string token : {"", "wrong-token", "integration-token-012345678"}) {
@@ -213,8 +212,8 @@ TEST(DaemonConfigTest, CheckConfigReportsEveryProblemAndExitsNonZero) {
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("P2P_PORT"), std::string::npos) << out;
   EXPECT_NE(out.find("NODE_ID"), std::string::npos) << out;
-  rc = RunCommand({"env", "-i", "NODE_ID=good", "RINGRIFT_DIR=" + dir.path(),
-                   RIFT_P2P_BINARY_PATH, "--check-config", "--port", "0"},
+  rc = RunCommand({"env", "-i", "NODE_ID=good", "RINGRIFT_DIR=" + dir.path(), RIFT_P2P_BINARY_PATH,
+                   "--check-config", "--port", "0"},
                   &out);
   EXPECT_EQ(rc, 1) << "port 0 is not a deployable port: " << out;
   rc = RunCommand({"env", "-i", "NODE_ID=good", "P2P_PORT=abc", "RINGRIFT_DIR=" + dir.path(),
