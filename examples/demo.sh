@@ -108,7 +108,11 @@ say "Restart $leader: it rejoins as a follower without forcing an election"
 survivor_port=${port[$new_leader]}
 start_node "$leader" "http://127.0.0.1:$survivor_port"
 for _ in $(seq 600); do
-  [ "$(agreed_leader)" = "$new_leader" ] && [ "$(leader_of "$leader")" = "$new_leader" ] && break
+  if [ "$(agreed_leader)" = "$new_leader" ] && [ "$(leader_of "$leader")" = "$new_leader" ] &&
+    "$riftctl" --addr "http://127.0.0.1:$survivor_port" nodes list |
+      grep -Eq "^${leader}[[:space:]].*[[:space:]]alive[[:space:]]"; then
+    break
+  fi
   sleep 0.05
 done
 # shellcheck disable=SC2046
