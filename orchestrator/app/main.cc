@@ -41,34 +41,6 @@ int CheckConfig(const rift::settings::Sources& sources) {
   return 0;
 }
 
-// Settings validates P2P_PORT as 1..65535; port 0 ("any free port", used by tests and
-// scripts) is handled here: the key is withheld from Load() and applied afterwards, and a
-// derived advertise URL gets port 0, which the node replaces with the bound port.
-bool TakePortZero(rift::settings::Sources* sources) {
-  auto is_zero = [](const std::map<std::string, std::string>& m) {
-    auto it = m.find("P2P_PORT");
-    return it != m.end() && it->second == "0";
-  };
-  bool flag_given = sources->flags.count("P2P_PORT") > 0;
-  bool zero = flag_given ? is_zero(sources->flags) : is_zero(sources->env);
-  if (zero) {
-    sources->flags.erase("P2P_PORT");
-    sources->env.erase("P2P_PORT");
-  }
-  return zero;
-}
-
-void ApplyPortZero(const rift::settings::Sources& sources, rift::settings::Settings* s) {
-  s->port = 0;
-  if (sources.flags.count("ADVERTISE_URL") || sources.env.count("ADVERTISE_URL")) return;
-  std::string& url = s->advertise_url;
-  size_t host = url.find("://");
-  size_t colon = url.rfind(':');
-  if (host != std::string::npos && colon != std::string::npos && colon > host + 2) {
-    url = url.substr(0, colon) + ":0";
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,12 +88,10 @@ int main(int argc, char** argv) {
   sources.env = rift::settings::ProcessEnvironment();
   if (!config.empty()) sources.node_conf_path = config;
   if (!hosts.empty()) sources.hosts_yaml_path = hosts;
-  bool port_zero = !check_config && TakePortZero(&sources);
   if (check_config) return CheckConfig(sources);
 
   std::vector<Problem> problems;
   auto settings = rift::settings::Load(sources, &problems);
-  if (settings.ok() && port_zero) ApplyPortZero(sources, &settings.value());
   if (!settings.ok()) {
     PrintProblems(problems);
     std::fprintf(stderr, "ringrift-p2p: %s\n", settings.status().message().c_str());

@@ -131,7 +131,11 @@ void CheckDeployment(const Settings& s, std::vector<Problem>* problems) {
   std::vector<Problem> found;
   CheckTokenFile(s, &found);
   CheckIds(s, &found);
-  if (std::string why = TryBind(s.bind_host, s.port); !why.empty()) {
+  if (s.port == 0) {
+    found.push_back(MakeWarning("", 0, "P2P_PORT",
+                                "0 picks a free port at every start: seeds that name this node "
+                                "by a fixed port will not find it (fine for tests and demos)"));
+  } else if (std::string why = TryBind(s.bind_host, s.port); !why.empty()) {
     found.push_back(
         MakeError("", 0, "P2P_PORT",
                   "cannot bind " + s.bind_host + ":" + std::to_string(s.port) + ": " + why));

@@ -85,9 +85,10 @@ class Resolver {
     return true;
   }
 
-  void Port(const std::string& key, int* out) {
+  // `lo` 0 means "any free port" is allowed: the daemon binds, then advertises what it got.
+  void Port(const std::string& key, int* out, int lo = 1) {
     int64_t n = 0;
-    if (Int(key, 1, 65535, &n)) *out = static_cast<int>(n);
+    if (Int(key, lo, 65535, &n)) *out = static_cast<int>(n);
   }
 
   bool Bool(const std::string& key, bool* out) {
@@ -327,7 +328,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
                               "--node-id)"));
   }
   const Host* self = s.FindHost(s.node_id);
-  r.Port("P2P_PORT", &s.port);
+  r.Port("P2P_PORT", &s.port, /*lo=*/0);
   r.String("BIND_HOST", &s.bind_host);
   r.Url("ADVERTISE_URL", &s.advertise_url);
   if (s.advertise_url.empty()) {

@@ -241,7 +241,7 @@ TEST_F(SettingsTest, SectionsOwnedByLaterModulesAreSkipped) {
 }
 
 TEST_F(SettingsTest, AllProblemsAreReportedAtOnce) {
-  Conf("P2P_PORT=0\nEXTRA_PEERS=http://ok:1,ftp://bad\n");
+  Conf("P2P_PORT=abc\nEXTRA_PEERS=http://ok:1,ftp://bad\n");
   Yaml("hosts:\n  a:\n    gpu_count: 2\n");
   src_.env["RINGRIFT_REQUIRE_AUTH"] = "maybe";
   src_.flags["NODE_ID"] = "bad id!";
@@ -272,17 +272,21 @@ TEST_F(SettingsTest, NodeIdsMustBeShortAndPlain) {
   }
 }
 
-TEST_F(SettingsTest, PortsMustBeBetween1And65535) {
-  for (const std::string bad : {"0", "65536", "-1", "80x"}) {
+TEST_F(SettingsTest, PortsMustBeInRangeAndOnlyTheP2PPortMayBeZero) {
+  for (const std::string bad : {"65536", "-1", "80x"}) {
     src_.flags["P2P_PORT"] = bad;
     EXPECT_FALSE(LoadIt().ok()) << bad;
     src_.flags.erase("P2P_PORT");
+  }
+  for (const std::string bad : {"0", "65536", "-1", "80x"}) {
     src_.flags["SSH_PORT"] = bad;
     EXPECT_FALSE(LoadIt().ok()) << bad;
     src_.flags.erase("SSH_PORT");
   }
   src_.flags["P2P_PORT"] = "65535";
   EXPECT_EQ(LoadIt()->port, 65535);
+  src_.flags["P2P_PORT"] = "0";  // any free port; the daemon advertises the one it gets
+  EXPECT_EQ(LoadIt()->port, 0);
 }
 
 TEST_F(SettingsTest, UrlsMustBeHttpWithAHost) {
