@@ -2,6 +2,10 @@
 #include "orchestrator/api/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <map>
 
 #include <atomic>
 #include <condition_variable>
@@ -20,19 +24,31 @@ namespace {
 // Set on the accept thread while it runs a connection that the queue had no room for.
 thread_local bool t_overloaded = false;
 
-// A fixed pool with a bounded queue. cpp-httplib hands us "process this socket" closures that
-// own the socket, so a full queue cannot simply drop one: it runs it inline on the accept thread
-// flagged as overloaded, and the pre-routing handler answers 503 with Connection: close at once.
-class BoundedPool : public httplib::TaskQueue {
+constexpr int kListenBacklog = 1024;
+
+// An elastic pool with a bounded queue. cpp-httplib runs a keep-alive connection on one worker
+// for the connection's whole life, so a fixed pool lets a few busy clients starve everyone else
+// (including /health). Workers are therefore started on demand, up to `max_workers`, and extra
+// idle ones retire after `idle_retire`, so an idle daemon keeps only `min_workers` threads.
+// cpp-httplib hands us "process this socket" closures that own the socket, so a full queue
+// cannot simply drop one: it runs it inline on the accept thread flagged as overloaded, and the
+// pre-routing handler answers 503 with Connection: close at once.
+class ElasticPool : public httplib::TaskQueue {
  public:
-  BoundedPool(size_t workers, size_t capacity, std::atomic<size_t>* rejected)
-      : capacity_(capacity), rejected_(rejected) {
-    for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  ElasticPool(size_t min_workers, size_t max_workers, size_t capacity,
+              std::atomic<size_t>* rejected)
+      : min_(std::max<size_t>(1, min_workers)),
+        max_(std::max(min_, max_workers)),
+        capacity_(capacity),
+        rejected_(rejected) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < min_; ++i) StartWorkerLocked();
   }
   void enqueue(std::function<void()> fn) override {
     {
       std::lock_guard lock(mu_);
-      if (jobs_.size() < capacity_) {
+      if (idle_ <= jobs_.size() && live_ < max_) StartWorkerLocked();
+      if (idle_ > jobs_.size() || jobs_.size() < capacity_) {
         jobs_.push_back(std::move(fn));
         cv_.notify_one();
         return;
@@ -44,34 +60,58 @@ class BoundedPool : public httplib::TaskQueue {
     t_overloaded = false;
   }
   void shutdown() override {
+    std::vector<std::thread> finished;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       stop_ = true;
+      cv_.notify_all();
+      done_.wait(lock, [this] { return live_ == 0; });
+      finished.swap(finished_);
     }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    for (auto& t : finished) t.join();
   }
 
  private:
-  void Work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      fn();
-    }
+  void StartWorkerLocked() {
+    ++live_;
+    // Join workers that retired since the last start (they have left Work(); join is quick).
+    for (auto& t : finished_) t.join();
+    finished_.clear();
+    std::thread t([this] { Work(); });
+    std::thread::id id = t.get_id();
+    threads_.emplace(id, std::move(t));
   }
-  size_t capacity_;
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      bool woke = cv_.wait_for(lock, kIdleRetire, [this] { return stop_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty() && (stop_ || (!woke && live_ > min_))) break;
+      if (jobs_.empty()) continue;
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      fn = nullptr;  // release the connection before re-locking
+      lock.lock();
+    }
+    // Hand our own thread object over to be joined by someone else (a thread cannot join itself).
+    auto it = threads_.find(std::this_thread::get_id());
+    finished_.push_back(std::move(it->second));
+    threads_.erase(it);
+    if (--live_ == 0) done_.notify_all();
+  }
+
+  static constexpr std::chrono::seconds kIdleRetire{10};
+  const size_t min_, max_, capacity_;
   std::atomic<size_t>* rejected_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_, done_;
   std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
+  std::map<std::thread::id, std::thread> threads_;
+  std::vector<std::thread> finished_;
+  size_t live_ = 0, idle_ = 0;
   bool stop_ = false;
 };
 
@@ -109,6 +149,7 @@ struct HttpServer::Impl {
   std::atomic<size_t> rejected{0};
   std::atomic<bool> listen_failed{false};
   std::atomic<bool> finished{false};
+  int listen_fd = -1;  // recorded when the socket is created, to widen its backlog
 };
 
 HttpServer::HttpServer(const Router* router, ServerOptions options)
@@ -118,6 +159,15 @@ HttpServer::HttpServer(const Router* router, ServerOptions options)
   auto& s = impl_->server;
   const auto& o = impl_->options;
   s.set_tcp_nodelay(true);
+  // Replaces cpp-httplib's default option setter (SO_REUSEADDR), and records the listening
+  // socket: the library listens with a backlog of 5, which drops SYNs (a 1 s retransmit) as
+  // soon as a few dozen clients connect at once; Bind() raises it.
+  Impl* raw = impl_.get();
+  s.set_socket_options([raw](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    raw->listen_fd = fd;
+  });
   s.set_payload_max_length(o.max_body_bytes);
   s.set_read_timeout(o.read_timeout);
   s.set_write_timeout(o.write_timeout);
@@ -125,7 +175,8 @@ HttpServer::HttpServer(const Router* router, ServerOptions options)
   s.set_keep_alive_max_count(o.keep_alive_max_requests);
   Impl* impl = impl_.get();
   s.new_task_queue = [impl] {
-    return new BoundedPool(impl->options.workers, impl->options.max_pending_connections,
+    return new ElasticPool(impl->options.min_workers, impl->options.workers,
+                           impl->options.max_pending_connections,
                            &impl->rejected);
   };
   s.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
@@ -186,6 +237,7 @@ Status HttpServer::Bind() {
     return Unavailable("cannot bind " + o.bind_host + ":" + std::to_string(o.port) +
                        " (address in use or not available)");
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, kListenBacklog);  // re-listen: new backlog
   impl_->port = port;
   impl_->bound = true;
   return Status::Ok();

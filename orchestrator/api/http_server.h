@@ -19,12 +19,13 @@ struct ServerOptions {
   std::string bind_host = "0.0.0.0";
   int port = 8770;  // 0 = any free port (see HttpServer::port())
   size_t max_body_bytes = 1 << 20;
-  size_t workers = 16;
+  size_t min_workers = 4;   // resident threads; more start on demand
+  size_t workers = 96;      // at most this many connections are served at once
   size_t max_pending_connections = 64;
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};
   std::chrono::seconds keep_alive_timeout{2};
-  size_t keep_alive_max_requests = 100;
+  size_t keep_alive_max_requests = 10000;
 };
 
 class HttpServer {

@@ -1,5 +1,6 @@
 // ringrift-p2p: the node daemon. Flags keep the original's names; every setting also comes from
 // the environment (as systemd passes node.conf), node.conf and distributed_hosts.yaml.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -44,6 +45,9 @@ int CheckConfig(const rift::settings::Sources& sources) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives each thread that allocates its own arena (up to 8 per core); the HTTP pool grows
+  // and shrinks with load, so cap the arenas to keep resident memory flat.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"ringrift-p2p: RingRift cluster node daemon (membership, election, HTTP API)"};
   std::string config, hosts;
   bool require_auth = false, check_config = false, version = false;
