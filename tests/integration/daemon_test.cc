@@ -2,7 +2,11 @@
 // authenticated route, bad input, leader-only and fencing refusals, metrics, shutdown, config
 // checking. Every wait is bounded.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -148,6 +152,24 @@ TEST_F(DaemonTest, StaleTermIsRefusedWith409) {
   EXPECT_EQ(r.status, 200) << r.body;
   r = Req("POST", "/leader/ping", kToken, "{}");
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(DaemonTest, IdleConnectionsDoNotStarveHealth) {
+  // 40 clients connect and send nothing, each pinning a server thread until its read timeout
+  // (5 s). /health must still answer at once: the pool grows on demand.
+  std::vector<int> idle;
+  for (int i = 0; i < 40; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(daemon_->port()));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    idle.push_back(fd);
+  }
+  auto r = HttpRequest("GET", daemon_->url(), "/health", "", "", {}, milliseconds(2000));
+  EXPECT_EQ(r.status, 200) << r.error;
+  for (int fd : idle) close(fd);
 }
 
 TEST_F(DaemonTest, MetricsPassPromtool) {
