@@ -1,10 +1,12 @@
 #include "orchestrator/net/peer_transport.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -30,6 +32,8 @@ struct PeerTransport::Impl {
   std::mutex mu;  // queue, clients, stats
   std::condition_variable cv;
   std::deque<Batch> queue;
+  std::map<std::string, size_t> queued_per_url;
+  std::set<std::string> in_flight;  // destinations a worker is talking to right now
   bool stopping = false;
   std::vector<std::thread> workers;
   TransportStats stats;
@@ -100,12 +104,26 @@ struct PeerTransport::Impl {
       Batch batch;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        // The oldest batch whose destination is idle: one slow peer never blocks the others.
+        auto next = queue.end();
+        cv.wait(lock, [&] {
+          next = std::find_if(queue.begin(), queue.end(),
+                              [&](const Batch& b) { return !in_flight.count(b.url); });
+          return stopping || next != queue.end();
+        });
         if (stopping) return;
-        batch = std::move(queue.front());
-        queue.pop_front();
+        batch = std::move(*next);
+        queue.erase(next);
+        if (--queued_per_url[batch.url] == 0) queued_per_url.erase(batch.url);
+        in_flight.insert(batch.url);
       }
+      std::string url = batch.url;
       Run(std::move(batch));
+      {
+        std::lock_guard lock(mu);
+        in_flight.erase(url);
+      }
+      cv.notify_all();
     }
   }
 };
@@ -136,10 +154,13 @@ void PeerTransport::Send(std::vector<protocol::Envelope> envelopes) {
   std::lock_guard lock(impl_->mu);
   impl_->stats.batches_dropped += unaddressed;
   for (auto& [key, batch] : groups) {
-    if (impl_->stopping || impl_->queue.size() >= impl_->options.max_queue) {
+    if (impl_->stopping || impl_->queue.size() >= impl_->options.max_queue ||
+        impl_->queued_per_url[key.first] >= impl_->options.max_queue_per_url) {
       ++impl_->stats.batches_dropped;
+      if (impl_->queued_per_url[key.first] == 0) impl_->queued_per_url.erase(key.first);
       continue;
     }
+    ++impl_->queued_per_url[key.first];
     impl_->queue.push_back(Batch{key.first, key.second, std::move(batch)});
     impl_->cv.notify_one();
   }
@@ -152,6 +173,7 @@ void PeerTransport::Stop() {
     impl_->stopping = true;
     impl_->stats.batches_dropped += impl_->queue.size();
     impl_->queue.clear();
+    impl_->queued_per_url.clear();
   }
   impl_->cv.notify_all();
   for (auto& t : impl_->workers) t.join();

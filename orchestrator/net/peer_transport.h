@@ -4,8 +4,11 @@
 // replies) is decoded and handed to `on_replies`. Lost requests are lost messages: the protocol
 // recovers by its own timers, so the transport never retries.
 //
-// Bounded: the task queue (full -> the batch is dropped and counted), the number of cached
-// keep-alive clients (least recently used idle ones are evicted), connect and read timeouts.
+// Bounded: the task queue (full -> the batch is dropped and counted), the batches queued per
+// destination, the number of cached keep-alive clients (least recently used idle ones are
+// evicted), connect and read timeouts. At most one request per destination is in flight, so an
+// unreachable (black-holed) peer occupies one worker at most and never delays other peers'
+// heartbeats behind its timeouts.
 // Thread-safe. `on_replies` runs on a transport worker; it must not call Send() while holding
 // a lock that Send's callers hold.
 #include <chrono>
@@ -22,7 +25,8 @@ namespace rift::net {
 
 struct TransportOptions {
   size_t workers = 4;
-  size_t max_queue = 256;  // pending batches
+  size_t max_queue = 256;        // pending batches
+  size_t max_queue_per_url = 8;  // pending batches for one destination
   size_t max_clients = 256;
   std::chrono::milliseconds connect_timeout{300};
   std::chrono::milliseconds request_timeout{1000};
