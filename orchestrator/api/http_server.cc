@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -265,8 +266,10 @@ void HttpServer::Stop() {
   if (impl_->thread.joinable()) {
     impl_->server.stop();
     impl_->thread.join();
-  } else if (impl_->bound) {
-    impl_->server.stop();  // closes the bound socket
+  } else if (impl_->bound && impl_->listen_fd >= 0) {
+    // cpp-httplib's stop() is a no-op until listen() runs: close the bound socket ourselves.
+    ::close(impl_->listen_fd);
+    impl_->listen_fd = -1;
   }
   impl_->bound = false;
 }
