@@ -1,0 +1,22 @@
+#pragma once
+// Confinement of request paths to the data root. Every path that comes from a request (file
+// serving, pulls, deletions) goes through here.
+#include <string>
+
+#include "orchestrator/base/status.h"
+
+namespace rift::inventory {
+
+// Normalises a relative path from a request and checks it stays inside the data root:
+// refuses (kInvalidArgument, naming the problem) empty paths, absolute paths, '..' components,
+// backslashes, NUL and control characters, '%' (a second, encoded layer such as %2e%2e),
+// and (kPermissionDenied) any existing component that is a symlink resolving outside the root.
+// Returns the normalised relative path ("a/b.jsonl").
+Result<std::string> ConfinePath(const std::string& data_root, const std::string& requested);
+
+// Opens `rel` (already confined) for reading without following symlinks out of the root
+// (openat2 RESOLVE_BENEATH where available, else a component-wise O_NOFOLLOW walk).
+// Returns an fd the caller closes; kNotFound if absent.
+Result<int> OpenBeneath(const std::string& data_root, const std::string& rel);
+
+}  // namespace rift::inventory
