@@ -36,6 +36,10 @@ const std::vector<std::string>& KnownKeys() {
       "RINGRIFT_DEAD_REAP_TTL_MS",
       "RINGRIFT_HEARTBEAT_MS",
       "RINGRIFT_ELECTION_TIMEOUT_MS",
+      "RINGRIFT_SYNC_INTERVAL_S",
+      "RINGRIFT_QUIET_PERIOD_S",
+      "RINGRIFT_CLEANUP_HIGH_WATERMARK",
+      "RINGRIFT_CLEANUP_LOW_WATERMARK",
   };
   return kKeys;
 }

@@ -14,9 +14,8 @@
 namespace rift::settings::internal {
 namespace {
 
-// Sections defined by later modules (jobs, sync, cleanup, watchdog, pipeline): accepted as-is.
-const std::set<std::string> kOtherSections = {"jobs",    "file_classes", "sync",
-                                              "cleanup", "watchdog",     "pipeline"};
+// Sections defined by later modules (jobs, watchdog, pipeline): accepted as-is.
+const std::set<std::string> kOtherSections = {"jobs", "watchdog", "pipeline"};
 const std::vector<std::string> kTopKeys = {
     "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",  "jobs",
     "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline"};
@@ -252,6 +251,143 @@ void ParseTimers(Reader& r, const YAML::Node& body, Layer* values) {
       });
 }
 
+// `file_classes:` entries: the table is the schema.
+using ClassReader =
+    std::function<void(Reader&, const YAML::Node&, const std::string&, FileClassConfig*)>;
+const std::vector<std::pair<std::string, ClassReader>>& ClassFields() {
+  static const std::vector<std::pair<std::string, ClassReader>> kFields = {
+      {"name",
+       [](Reader& r, auto& v, auto& k, FileClassConfig* c) {
+         if (r.String(v, k, &c->name) && !IsValidId(c->name)) {
+           r.Error(v, k, "invalid class name '" + c->name + "' (use [A-Za-z0-9._-], 1-64)");
+         }
+       }},
+      {"prefixes",
+       [](Reader& r, auto& v, auto& k, FileClassConfig* c) {
+         if (!r.StringList(v, k, &c->prefixes)) return;
+         for (const auto& p : c->prefixes) {
+           bool bad = p.empty() || p.front() == '/' || p.find('\\') != std::string::npos ||
+                      ("/" + p + "/").find("/../") != std::string::npos ||
+                      ("/" + p + "/").find("/./") != std::string::npos;
+           if (bad) r.Error(v, k, "prefix '" + p + "' must be a relative path inside data/");
+         }
+       }},
+      {"replication",
+       [](Reader& r, auto& v, auto& k, FileClassConfig* c) {
+         r.Number(v, k, "an integer (copies, at least 1)", 1, 1000, &c->replication);
+       }},
+      {"training_needs_all", [](Reader& r, auto& v, auto& k,
+                                FileClassConfig* c) { r.Bool(v, k, &c->training_needs_all); }},
+      {"protect",
+       [](Reader& r, auto& v, auto& k, FileClassConfig* c) { r.Bool(v, k, &c->protect); }},
+      {"cleanup_rank",
+       [](Reader& r, auto& v, auto& k, FileClassConfig* c) {
+         r.Number(v, k, "an integer", 0, 1'000'000, &c->cleanup_rank);
+       }},
+  };
+  return kFields;
+}
+
+void ParseFileClasses(Reader& r, const YAML::Node& list, std::vector<FileClassConfig>* out) {
+  static const std::vector<std::string> kClassKeys = [] {
+    std::vector<std::string> keys;
+    for (const auto& f : ClassFields()) keys.push_back(f.first);
+    return keys;
+  }();
+  if (list.IsNull()) return;
+  if (!list.IsSequence()) {
+    r.Error(list, "file_classes", std::string("expected a list of classes, got ") + TypeName(list));
+    return;
+  }
+  std::map<std::string, int> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node item = list[i];
+    const std::string prefix = "file_classes[" + std::to_string(i) + "]";
+    if (!item.IsMap()) {
+      r.Error(item, prefix, std::string("expected a map, got ") + TypeName(item));
+      continue;
+    }
+    FileClassConfig c;
+    c.line = LineOf(item);
+    r.ForEachEntry(item, prefix,
+                   [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+                     const auto& fields = ClassFields();
+                     auto it = std::find_if(fields.begin(), fields.end(),
+                                            [&](const auto& f) { return f.first == k; });
+                     if (it == fields.end()) {
+                       r.UnknownKey(kn, prefix + "." + k, k, kClassKeys);
+                     } else {
+                       it->second(r, v, prefix + "." + k, &c);
+                     }
+                   });
+    if (c.name.empty()) {
+      r.Error(item, prefix + ".name", "every file class needs a name");
+      continue;
+    }
+    if (c.prefixes.empty()) r.Error(item, prefix + ".prefixes", "needs at least one prefix");
+    auto [it, fresh] = names.emplace(c.name, c.line);
+    if (!fresh) {
+      r.Error(
+          item, prefix + ".name",
+          "duplicate class '" + c.name + "' (first at line " + std::to_string(it->second) + ")");
+      continue;
+    }
+    out->push_back(std::move(c));
+  }
+}
+
+// `sync:` and `cleanup:`. Keys with an environment override go to `values` as text under their
+// canonical names (the loader converts and validates them there); the rest are set directly.
+void ParseSync(Reader& r, const YAML::Node& body, SyncSettings* sync, Layer* values) {
+  static const std::vector<std::string> kKeys = {"interval_s", "quiet_period_s",
+                                                 "max_concurrent_transfers", "bandwidth_limit_mbps",
+                                                 "small_file_bytes"};
+  r.ForEachEntry(
+      body, "sync", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const std::string key = "sync." + k;
+        if (k == "interval_s" || k == "quiet_period_s") {
+          int s = 0;
+          if (!v.IsNull() && r.Number(v, key, "seconds (an integer)", 1, 7 * 86'400, &s)) {
+            (*values)[k == "interval_s" ? "RINGRIFT_SYNC_INTERVAL_S" : "RINGRIFT_QUIET_PERIOD_S"] =
+                Value{std::to_string(s), r.path(), LineOf(v), key};
+          }
+        } else if (k == "max_concurrent_transfers") {
+          r.Number(v, key, "an integer", 1, 1024, &sync->max_concurrent_transfers);
+        } else if (k == "bandwidth_limit_mbps") {
+          r.Number(v, key, "an integer (Mbit/s, 0 = no cap)", 0, 1'000'000,
+                   &sync->bandwidth_limit_mbps);
+        } else if (k == "small_file_bytes") {
+          r.Number<uint64_t>(v, key, "an integer (bytes)", 0, uint64_t{1} << 30,
+                             &sync->small_file_bytes);
+        } else {
+          r.UnknownKey(kn, key, k, kKeys);
+        }
+      });
+}
+
+void ParseCleanup(Reader& r, const YAML::Node& body, CleanupSettings* cleanup, Layer* values) {
+  static const std::vector<std::string> kKeys = {"high_watermark", "low_watermark", "interval_s"};
+  r.ForEachEntry(
+      body, "cleanup", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const std::string key = "cleanup." + k;
+        if (k == "high_watermark" || k == "low_watermark") {
+          double f = 0;
+          if (!v.IsNull() && r.Number(v, key, "a fraction", 0.0, 1.0, &f)) {
+            (*values)[k == "high_watermark" ? "RINGRIFT_CLEANUP_HIGH_WATERMARK"
+                                            : "RINGRIFT_CLEANUP_LOW_WATERMARK"] =
+                Value{v.Scalar(), r.path(), LineOf(v), key};
+          }
+        } else if (k == "interval_s") {
+          int s = 0;
+          if (r.Number(v, key, "seconds (an integer)", 1, 7 * 86'400, &s) && !v.IsNull()) {
+            cleanup->interval = std::chrono::seconds(s);
+          }
+        } else {
+          r.UnknownKey(kn, key, k, kKeys);
+        }
+      });
+}
+
 }  // namespace
 
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems) {
@@ -295,6 +431,12 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
       }
     } else if (k == "timers") {
       ParseTimers(r, v, &out.values);
+    } else if (k == "file_classes") {
+      ParseFileClasses(r, v, &out.file_classes);
+    } else if (k == "sync") {
+      ParseSync(r, v, &out.sync, &out.values);
+    } else if (k == "cleanup") {
+      ParseCleanup(r, v, &out.cleanup, &out.values);
     } else if (kOtherSections.count(k) == 0) {
       r.UnknownKey(kn, k, k, kTopKeys);
     }

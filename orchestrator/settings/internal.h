@@ -28,9 +28,14 @@ Layer ParseNodeConf(const std::string& path, std::vector<Problem>* problems);
 
 // What distributed_hosts.yaml contributes: the hosts (YAML order) and the top-level settings,
 // already mapped to canonical keys (p2p_voters -> RINGRIFT_P2P_VOTERS, comma-joined).
+// Data-plane values that only the YAML sets go straight into `file_classes`, `sync` and
+// `cleanup`; the ones with an environment override (intervals, watermarks) go to `values`.
 struct HostsFile {
   std::vector<Host> hosts;
   Layer values;
+  std::vector<FileClassConfig> file_classes;
+  SyncSettings sync;
+  CleanupSettings cleanup;
 };
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems);
 

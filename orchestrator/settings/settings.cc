@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -132,6 +135,31 @@ class Resolver {
     }
   }
 
+  // A fraction strictly between 0 and 1 (watermarks). Returns true if given and valid.
+  bool Fraction(const std::string& key, double* out) {
+    const Value* v = Find(key);
+    if (!v) return false;
+    std::string s = internal::Trim(v->value);
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !std::isfinite(d)) {
+      Error(*v, "expected a fraction such as 0.8, got '" + s + "'");
+      return false;
+    }
+    if (d <= 0 || d >= 1) {
+      Error(*v, "must be between 0 and 1 (exclusive), got " + s);
+      return false;
+    }
+    *out = d;
+    return true;
+  }
+
+  void Seconds(const std::string& key, std::chrono::seconds* out) {
+    int64_t n = 0;
+    if (Int(key, 1, 7 * 86'400, &n)) *out = std::chrono::seconds(n);
+  }
+
   void Millis(const std::string& key, std::chrono::milliseconds* out) {
     int64_t n = 0;
     if (Int(key, 1, 86'400'000, &n)) *out = std::chrono::milliseconds(n);
@@ -196,6 +224,24 @@ void ResolveTimers(Resolver& r, Settings* s) {
   if (t.probe_timeout >= t.probe_interval) {
     r.Warning(blame("RINGRIFT_PROBE_TIMEOUT_MS", "RINGRIFT_PROBE_INTERVAL_MS"),
               "probe timeout is not shorter than the probe interval; probes will overlap");
+  }
+}
+
+// sync/cleanup values with an environment override; the rest came from the YAML as is.
+void ResolveDataPlane(Resolver& r, Settings* s) {
+  r.Seconds("RINGRIFT_SYNC_INTERVAL_S", &s->sync.interval);
+  r.Seconds("RINGRIFT_QUIET_PERIOD_S", &s->sync.quiet_period);
+  const bool high = r.Fraction("RINGRIFT_CLEANUP_HIGH_WATERMARK", &s->cleanup.high_watermark);
+  const bool low = r.Fraction("RINGRIFT_CLEANUP_LOW_WATERMARK", &s->cleanup.low_watermark);
+  if ((high || low) && s->cleanup.low_watermark >= s->cleanup.high_watermark) {
+    // Blame the value that was given (the low one if both were).
+    const Value* v =
+        r.Find(low ? "RINGRIFT_CLEANUP_LOW_WATERMARK" : "RINGRIFT_CLEANUP_HIGH_WATERMARK");
+    r.Error(*v, "the low watermark (" + std::to_string(s->cleanup.low_watermark) +
+                    ") must be below the high watermark (" +
+                    std::to_string(s->cleanup.high_watermark) +
+                    "): cleanup starts above high "
+                    "and stops at low");
   }
 }
 
@@ -314,6 +360,9 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
     hf = internal::ParseHostsYaml(*hosts_path, &found);
     s.hosts_file = *hosts_path;
     s.hosts = std::move(hf.hosts);
+    s.file_classes = std::move(hf.file_classes);
+    s.sync = hf.sync;
+    s.cleanup = hf.cleanup;
   }
   r.AddLayer(&hf.values);
 
@@ -342,6 +391,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
   if (self) s.outbound_only = self->nat_blocked;
   r.Bool("RINGRIFT_OUTBOUND_ONLY", &s.outbound_only);
   ResolveTimers(r, &s);
+  ResolveDataPlane(r, &s);
   ResolveToken(r, &s);
   ResolveVoters(r, &s);
 

@@ -48,6 +48,36 @@ struct Timers {
 // "fast" (50 ms / 250 ms). Returns nullopt for an unknown name.
 std::optional<Timers> TimerProfile(const std::string& name);
 
+// One entry of `file_classes:` in distributed_hosts.yaml. Settings does not depend on the
+// inventory: the node maps these to inventory::FileClass (same fields, same meaning).
+struct FileClassConfig {
+  std::string name;
+  std::vector<std::string> prefixes;  // relative to the data root, e.g. "selfplay/"
+  int replication = 2;                // copies on distinct nodes, >= 1
+  bool training_needs_all = false;
+  bool protect = false;
+  int cleanup_rank = 50;
+  int line = 0;  // line in the YAML file (for error messages)
+};
+
+// `sync:` in distributed_hosts.yaml.
+struct SyncSettings {
+  std::chrono::seconds interval{60};      // leader's training + replication rounds
+                                          // (RINGRIFT_SYNC_INTERVAL_S)
+  std::chrono::seconds quiet_period{30};  // unchanged this long -> sealed
+                                          // (RINGRIFT_QUIET_PERIOD_S)
+  int max_concurrent_transfers = 4;
+  int bandwidth_limit_mbps = 0;          // 0 = no cap
+  uint64_t small_file_bytes = 1u << 20;  // files up to this size travel batched
+};
+
+// `cleanup:` in distributed_hosts.yaml. Fractions of the data volume; 0 < low < high < 1.
+struct CleanupSettings {
+  double high_watermark = 0.80;  // start above (RINGRIFT_CLEANUP_HIGH_WATERMARK)
+  double low_watermark = 0.70;   // stop at or below (RINGRIFT_CLEANUP_LOW_WATERMARK)
+  std::chrono::seconds interval{300};
+};
+
 struct Settings {
   std::string node_id;
   int port = 8770;
@@ -70,6 +100,10 @@ struct Settings {
   Timers timers;
   std::string log_file;  // empty: stderr
   bool outbound_only = false;
+  // Data plane. Empty file_classes: the built-in defaults (docs/data-plane.md).
+  std::vector<FileClassConfig> file_classes;
+  SyncSettings sync;
+  CleanupSettings cleanup;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
   // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);

@@ -233,11 +233,180 @@ TEST_F(SettingsTest, YamlSyntaxErrorReportsItsLine) {
 }
 
 TEST_F(SettingsTest, SectionsOwnedByLaterModulesAreSkipped) {
-  Yaml(
-      "jobs: {selfplay: {argv: [x]}}\nfile_classes: [1]\nsync: 1\ncleanup: {}\n"
-      "watchdog: x\npipeline: ~\n");
+  Yaml("jobs: {selfplay: {argv: [x]}}\nwatchdog: x\npipeline: ~\n");
   EXPECT_TRUE(LoadIt().ok()) << Dump();
   EXPECT_TRUE(problems_.empty()) << Dump();
+}
+
+TEST_F(SettingsTest, DataPlaneDefaultsApplyWithoutSections) {
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(s->file_classes.empty());
+  EXPECT_EQ(s->sync.interval, std::chrono::seconds(60));
+  EXPECT_EQ(s->sync.quiet_period, std::chrono::seconds(30));
+  EXPECT_EQ(s->sync.max_concurrent_transfers, 4);
+  EXPECT_EQ(s->sync.bandwidth_limit_mbps, 0);
+  EXPECT_EQ(s->sync.small_file_bytes, 1u << 20);
+  EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.80);
+  EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.70);
+  EXPECT_EQ(s->cleanup.interval, std::chrono::seconds(300));
+}
+
+TEST_F(SettingsTest, DataPlaneSectionsAreParsed) {
+  Yaml(
+      "file_classes:\n"
+      "  - name: tmp\n"
+      "    prefixes: [tmp/]\n"
+      "    replication: 1\n"
+      "    cleanup_rank: 0\n"
+      "  - {name: models, prefixes: [models/, candidates/], replication: 3, protect: true,\n"
+      "     cleanup_rank: 100}\n"
+      "  - {name: selfplay, prefixes: [selfplay/], training_needs_all: true}\n"
+      "sync:\n"
+      "  interval_s: 120\n"
+      "  quiet_period_s: 10\n"
+      "  max_concurrent_transfers: 8\n"
+      "  bandwidth_limit_mbps: 500\n"
+      "  small_file_bytes: 65536\n"
+      "cleanup:\n"
+      "  high_watermark: 0.9\n"
+      "  low_watermark: 0.75\n"
+      "  interval_s: 60\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+  ASSERT_EQ(s->file_classes.size(), 3u);
+  const auto& tmp = s->file_classes[0];
+  EXPECT_EQ(tmp.name, "tmp");
+  EXPECT_EQ(tmp.prefixes, std::vector<std::string>{"tmp/"});
+  EXPECT_EQ(tmp.replication, 1);
+  EXPECT_EQ(tmp.cleanup_rank, 0);
+  EXPECT_EQ(tmp.line, 2);
+  const auto& models = s->file_classes[1];
+  EXPECT_EQ(models.prefixes, (std::vector<std::string>{"models/", "candidates/"}));
+  EXPECT_EQ(models.replication, 3);
+  EXPECT_TRUE(models.protect);
+  EXPECT_FALSE(models.training_needs_all);
+  EXPECT_EQ(models.cleanup_rank, 100);
+  const auto& selfplay = s->file_classes[2];
+  EXPECT_TRUE(selfplay.training_needs_all);
+  EXPECT_EQ(selfplay.replication, 2);
+  EXPECT_EQ(selfplay.cleanup_rank, 50);
+  EXPECT_EQ(s->sync.interval, std::chrono::seconds(120));
+  EXPECT_EQ(s->sync.quiet_period, std::chrono::seconds(10));
+  EXPECT_EQ(s->sync.max_concurrent_transfers, 8);
+  EXPECT_EQ(s->sync.bandwidth_limit_mbps, 500);
+  EXPECT_EQ(s->sync.small_file_bytes, 65536u);
+  EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.9);
+  EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.75);
+  EXPECT_EQ(s->cleanup.interval, std::chrono::seconds(60));
+}
+
+TEST_F(SettingsTest, DataPlaneEnvironmentOverridesTheYaml) {
+  Yaml("sync: {interval_s: 120, quiet_period_s: 10}\ncleanup: {high_watermark: 0.9}\n");
+  src_.env["RINGRIFT_SYNC_INTERVAL_S"] = "15";
+  src_.env["RINGRIFT_QUIET_PERIOD_S"] = "5";
+  src_.env["RINGRIFT_CLEANUP_HIGH_WATERMARK"] = "0.95";
+  Conf("RINGRIFT_CLEANUP_LOW_WATERMARK=0.5\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+  EXPECT_EQ(s->sync.interval, std::chrono::seconds(15));
+  EXPECT_EQ(s->sync.quiet_period, std::chrono::seconds(5));
+  EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.95);
+  EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.5);
+}
+
+TEST_F(SettingsTest, DataPlaneMistakesAreErrorsWithFileLineAndKey) {
+  std::string path = Yaml(
+      "file_classes:\n"                       // 1
+      "  - name: tmp\n"                       // 2
+      "    prefixes: [tmp/]\n"                // 3
+      "    replication: 0\n"                  // 4: below 1
+      "    protect: maybe\n"                  // 5: not a bool
+      "    rank: 3\n"                         // 6: unknown key
+      "  - {name: tmp, prefixes: [x/]}\n"     // 7: duplicate name
+      "  - {name: bad, prefixes: [../up]}\n"  // 8: escaping prefix
+      "  - {prefixes: [y/]}\n"                // 9: no name
+      "  - {name: lone}\n"                    // 10: no prefixes
+      "  - just-a-string\n"                   // 11: not a map
+      "sync:\n"                               // 12
+      "  interval_s: soon\n"                  // 13: not an integer
+      "  max_concurrent_transfers: 0\n"       // 14: out of range
+      "  bandwith_limit_mbps: 1\n"            // 15: typo
+      "cleanup:\n"                            // 16
+      "  high_watermark: 1.5\n"               // 17: not below 1
+      "  interval_s: -1\n"                    // 18: out of range
+      "  low: 0.5\n");                        // 19: unknown key
+  EXPECT_FALSE(LoadIt().ok());
+  std::vector<std::pair<int, std::string>> want = {{4, "file_classes[0].replication"},
+                                                   {5, "file_classes[0].protect"},
+                                                   {6, "file_classes[0].rank"},
+                                                   {7, "file_classes[1].name"},
+                                                   {8, "file_classes[2].prefixes"},
+                                                   {9, "file_classes[3].name"},
+                                                   {10, "file_classes[4].prefixes"},
+                                                   {11, "file_classes[5]"},
+                                                   {13, "sync.interval_s"},
+                                                   {14, "sync.max_concurrent_transfers"},
+                                                   {15, "sync.bandwith_limit_mbps"},
+                                                   {17, "cleanup.high_watermark"},
+                                                   {18, "cleanup.interval_s"},
+                                                   {19, "cleanup.low"}};
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), want.size()) << Dump();
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(errors[i].file, path) << errors[i].ToString();
+    EXPECT_EQ(errors[i].line, want[i].first) << errors[i].ToString();
+    EXPECT_EQ(errors[i].key, want[i].second) << errors[i].ToString();
+  }
+  EXPECT_NE(errors[10].message.find("did you mean 'bandwidth_limit_mbps'"), std::string::npos)
+      << Dump();
+}
+
+TEST_F(SettingsTest, WatermarksMustBeFractionsWithLowBelowHigh) {
+  std::string path = Yaml("cleanup:\n  high_watermark: 0.6\n  low_watermark: 0.7\n");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].file, path);
+  EXPECT_EQ(Errors()[0].line, 3);
+  EXPECT_EQ(Errors()[0].key, "cleanup.low_watermark");
+  EXPECT_NE(Errors()[0].message.find("below the high watermark"), std::string::npos);
+
+  // Only the high one given, below the default low: it is the one to blame.
+  Yaml("cleanup:\n  high_watermark: 0.5\n");
+  EXPECT_FALSE(LoadIt().ok());
+  ASSERT_EQ(Errors().size(), 1u) << Dump();
+  EXPECT_EQ(Errors()[0].line, 2);
+  EXPECT_EQ(Errors()[0].key, "cleanup.high_watermark");
+
+  Yaml("cleanup: {high_watermark: 0, low_watermark: 1}\n");
+  EXPECT_FALSE(LoadIt().ok());
+  EXPECT_EQ(Errors().size(), 2u) << Dump();
+
+  Yaml("");
+  src_.env["RINGRIFT_CLEANUP_LOW_WATERMARK"] = "lots";
+  src_.env["RINGRIFT_SYNC_INTERVAL_S"] = "0";
+  src_.env["RINGRIFT_QUIET_PERIOD_S"] = "1.5";
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 3u) << Dump();
+  for (const auto& e : errors) EXPECT_EQ(e.file, "environment") << e.ToString();
+  EXPECT_EQ(errors[0].key, "RINGRIFT_SYNC_INTERVAL_S");
+  EXPECT_EQ(errors[1].key, "RINGRIFT_QUIET_PERIOD_S");
+  EXPECT_EQ(errors[2].key, "RINGRIFT_CLEANUP_LOW_WATERMARK");
+}
+
+TEST_F(SettingsTest, DataPlaneSectionsMustHaveTheRightShape) {
+  std::string path = Yaml("file_classes: {a: 1}\nsync: 1\ncleanup: [x]\n");
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 3u) << Dump();
+  EXPECT_EQ(errors[0].ToString(), path + ":1: file_classes: expected a list of classes, got a map");
+  EXPECT_EQ(errors[1].key, "sync");
+  EXPECT_EQ(errors[1].line, 2);
+  EXPECT_EQ(errors[2].key, "cleanup");
+  EXPECT_EQ(errors[2].line, 3);
 }
 
 TEST_F(SettingsTest, AllProblemsAreReportedAtOnce) {
@@ -582,6 +751,13 @@ TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
   EXPECT_GE(s->hosts.size(), 3u);
   EXPECT_EQ(s->voters.size() % 2, 1u);
   EXPECT_FALSE(s->Seeds().empty());
+  // The documented data-plane sections are the defaults, spelled out.
+  ASSERT_EQ(s->file_classes.size(), 5u);
+  EXPECT_EQ(s->file_classes[0].name, "tmp");
+  EXPECT_TRUE(s->file_classes[4].protect);
+  EXPECT_EQ(s->sync.interval, std::chrono::seconds(60));
+  EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.80);
+  EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.70);
 }
 
 }  // namespace
