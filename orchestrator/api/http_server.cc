@@ -116,9 +116,47 @@ class ElasticPool : public httplib::TaskQueue {
   bool stop_ = false;
 };
 
+constexpr size_t kStreamChunk = 256 << 10;
+
+// Streams a BodySource through a content provider: one chunk buffer per response, whatever the
+// body's size. The provider (and with it the source) is released when the response is done.
+void StreamBody(std::shared_ptr<BodySource> src, const std::string& content_type,
+                httplib::Response& out) {
+  auto buf = std::make_shared<std::vector<char>>();
+  auto read = [src, buf](size_t offset, size_t* got) {
+    if (buf->empty()) buf->resize(kStreamChunk);
+    *got = 0;
+    return src->Read(offset, buf->data(), buf->size(), got);
+  };
+  uint64_t size = src->size();
+  if (size == BodySource::kUnknownSize) {
+    out.set_chunked_content_provider(content_type, [read, buf](size_t offset,
+                                                               httplib::DataSink& sink) {
+      size_t got = 0;
+      if (!read(offset, &got)) return false;
+      if (got == 0) {
+        sink.done();
+        return true;
+      }
+      return sink.write(buf->data(), got);
+    });
+    return;
+  }
+  out.set_content_provider(static_cast<size_t>(size), content_type,
+                           [read, buf](size_t offset, size_t length, httplib::DataSink& sink) {
+                             size_t got = 0;
+                             if (!read(offset, &got) || got == 0) return false;
+                             return sink.write(buf->data(), std::min(got, length));
+                           });
+}
+
 void WriteResponse(const HttpResponse& in, httplib::Response& out) {
   out.status = in.status;
   for (const auto& [k, v] : in.headers) out.set_header(k, v);
+  if (in.body_source) {
+    StreamBody(in.body_source, in.content_type, out);
+    return;
+  }
   out.set_content(in.body, in.content_type.c_str());
 }
 
@@ -190,7 +228,11 @@ HttpServer::HttpServer(const Router* router, ServerOptions options)
     return httplib::Server::HandlerResponse::Handled;
   });
   auto dispatch = [impl](const httplib::Request& req, httplib::Response& res) {
-    WriteResponse(impl->router->Handle(Convert(req)), res);
+    HttpResponse out = impl->router->Handle(Convert(req));
+    // The library would slice these by the request's Range again: streamed bodies answer Range
+    // themselves (206/416 with the exact slice), and an error body is never a byte range.
+    if (out.body_source || out.status != 200) const_cast<httplib::Request&>(req).ranges.clear();
+    WriteResponse(out, res);
   };
   for (const char* pattern : {".*"}) {
     s.Get(pattern, dispatch);

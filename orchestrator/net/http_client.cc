@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <mutex>
 
 namespace rift::net {
@@ -88,6 +90,45 @@ Result<HttpResult> HttpClient::Get(
     const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers) {
   std::lock_guard lock(impl_->mu);
   return impl_->Convert(impl_->client->Get(path.c_str(), impl_->MakeHeaders(headers)));
+}
+
+Result<HttpResult> HttpClient::Stream(
+    const std::string& method, const std::string& path,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const StreamHandlers& handlers, const std::string& body, const std::string& content_type) {
+  constexpr size_t kMaxErrorBody = 64 << 10;
+  std::lock_guard lock(impl_->mu);
+  HttpResult head;
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers = impl_->MakeHeaders(headers);
+  req.body = body;
+  if (!content_type.empty()) req.set_header("Content-Type", content_type);
+  req.response_handler = [&](const httplib::Response& r) {
+    head.status = r.status;
+    head.content_type = r.get_header_value("Content-Type");
+    for (const auto& [k, v] : r.headers) {
+      std::string name = k;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      head.headers[name] = v;
+    }
+    return !handlers.on_head || handlers.on_head(head);
+  };
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (head.status >= 200 && head.status < 300) return handlers.on_data(data, len);
+    if (head.body.size() < kMaxErrorBody) {
+      head.body.append(data, std::min(len, kMaxErrorBody - head.body.size()));
+    }
+    return true;
+  };
+  httplib::Result r = impl_->client->send(req);
+  if (!r) {
+    if (r.error() == httplib::Error::Canceled) return Unavailable(impl_->base_url + ": canceled");
+    return TransportError(r.error(), impl_->base_url);
+  }
+  return head;
 }
 
 const std::string& HttpClient::base_url() const { return impl_->base_url; }

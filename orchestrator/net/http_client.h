@@ -2,6 +2,9 @@
 // A keep-alive HTTP client for one base URL ("http://host:port"); httplib stays in
 // http_client.cc. Thread-safe: requests on one client are serialised (one connection).
 #include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +25,15 @@ struct HttpResult {
   int status = 0;
   std::string body;
   std::string content_type;
+  std::map<std::string, std::string> headers;  // lower-case names; filled by Stream() only
+};
+
+// Streaming: `on_head` sees the status and headers first (false cancels); `on_data` then gets
+// the body of a 2xx answer as it arrives (false cancels). Other answers' bodies (errors) are
+// collected into HttpResult::body, up to 64 KiB.
+struct StreamHandlers {
+  std::function<bool(const HttpResult& head)> on_head;
+  std::function<bool(const char* data, size_t len)> on_data;
 };
 
 class HttpClient {
@@ -40,6 +52,12 @@ class HttpClient {
                           const std::vector<std::pair<std::string, std::string>>& headers = {});
   Result<HttpResult> Get(const std::string& path,
                          const std::vector<std::pair<std::string, std::string>>& headers = {});
+  // Any method, body streamed out of the response (large files, batches). A cancel by a handler
+  // comes back as kUnavailable ("canceled"); the handler knows why it cancelled.
+  Result<HttpResult> Stream(const std::string& method, const std::string& path,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            const StreamHandlers& handlers, const std::string& body = "",
+                            const std::string& content_type = "");
   const std::string& base_url() const;
 
  private:

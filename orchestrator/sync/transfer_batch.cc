@@ -1,0 +1,237 @@
+// PullBatch: many small files over POST /sync/files (see transfer_client.h).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "orchestrator/inventory/paths.h"
+#include "orchestrator/net/http_client.h"
+#include "orchestrator/sync/transfer_client.h"
+#include "orchestrator/sync/transfer_io.h"
+
+namespace rift::sync {
+namespace {
+
+constexpr size_t kMaxPathsPerPost = 1000;
+constexpr size_t kMaxHeaderLine = 64 << 10;
+
+struct Received {
+  std::string rel;
+  const BatchFile* want;
+};
+
+// Parses the framed stream of one POST and writes each file to its .part.
+class BatchReader {
+ public:
+  BatchReader(const PullOptions& opt, std::map<std::string, const BatchFile*> wanted)
+      : opt_(opt), wanted_(std::move(wanted)) {}
+  ~BatchReader() { CloseCurrent(true); }
+
+  bool Feed(const char* data, size_t len) {
+    while (len > 0) {
+      if (!cur_) {
+        const char* nl = static_cast<const char*>(std::memchr(data, '\n', len));
+        size_t n = nl ? static_cast<size_t>(nl - data) : len;
+        line_.append(data, n);
+        if (line_.size() > kMaxHeaderLine) return Fail(Unavailable("batch header line too long"));
+        data += n, len -= n;
+        if (!nl) return true;
+        data += 1, len -= 1;
+        if (!StartFile()) return false;
+        continue;
+      }
+      size_t n = static_cast<size_t>(std::min<uint64_t>(len, cur_->size - pos_));
+      local_ = internal::WriteAll(fd_, data, n, pos_, part_);
+      if (!local_.ok()) return false;
+      hash_.Update(data, n);
+      pos_ += n, bytes_ += n, data += n, len -= n;
+      if (pos_ == cur_->size && !FinishFile()) return false;
+    }
+    return true;
+  }
+
+  // The remainder of a header-only file (size 0) is handled in StartFile.
+  std::vector<Received>& done() { return done_; }
+  std::map<std::string, Status>& errors() { return errors_; }
+  const Status& local() const { return local_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  bool Fail(Status s) {
+    stream_ = std::move(s);
+    return false;
+  }
+  bool StartFile() {
+    nlohmann::json h = nlohmann::json::parse(line_, nullptr, false);
+    line_.clear();
+    if (h.is_discarded() || !h.contains("path") || !h["path"].is_string()) {
+      return Fail(Unavailable("malformed batch header"));
+    }
+    std::string path = h["path"].get<std::string>();
+    auto it = wanted_.find(path);
+    if (it == wanted_.end()) return Fail(Unavailable("batch sent an unrequested file " + path));
+    if (h.contains("error")) {
+      errors_[path] = Unavailable(h["error"].is_string() ? h["error"].get<std::string>() : "?");
+      return true;
+    }
+    const BatchFile* want = it->second;
+    uint64_t size = h.value("size", uint64_t{0});
+    if (size != want->size || h.value("sha256", std::string()) != want->sha256) {
+      return Fail(Unavailable("source holds another version of " + path));
+    }
+    Result<std::string> rel = inventory::ConfinePath(opt_.data_root, path);
+    if (!rel.ok()) return Fail(rel.status());
+    local_ = internal::MakeParents(opt_.data_root, *rel);
+    if (!local_.ok()) return false;
+    rel_ = *rel;
+    part_ = opt_.data_root + "/" + rel_ + ".part";
+    fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd_ < 0) {
+      local_ = errno == ENOSPC ? ResourceExhausted("disk full creating " + part_)
+                               : Internal("open " + part_ + ": " + std::strerror(errno));
+      return false;
+    }
+    cur_ = want;
+    pos_ = 0;
+    hash_.Reset();
+    return want->size > 0 || FinishFile();
+  }
+  bool FinishFile() {
+    std::string got = hash_.HexDigest();
+    if (got != cur_->sha256) {
+      errors_[cur_->path] = Internal("sha256 mismatch for '" + rel_ + "': expected " +
+                                     cur_->sha256 + ", received " + got + " (discarded)");
+      CloseCurrent(true);
+      return true;
+    }
+    done_.push_back({rel_, cur_});
+    CloseCurrent(false);
+    return true;
+  }
+  void CloseCurrent(bool remove) {
+    if (fd_ >= 0) ::close(fd_);
+    if (remove && cur_) ::unlink(part_.c_str());
+    fd_ = -1;
+    cur_ = nullptr;
+  }
+
+  const PullOptions& opt_;
+  std::map<std::string, const BatchFile*> wanted_;
+  std::string line_, rel_, part_;
+  const BatchFile* cur_ = nullptr;
+  int fd_ = -1;
+  uint64_t pos_ = 0, bytes_ = 0;
+  internal::Sha256 hash_;
+  std::vector<Received> done_;
+  std::map<std::string, Status> errors_;
+  Status local_, stream_;
+};
+
+int64_t WallMs(const PullOptions& o) {
+  if (o.now_ms) return o.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One POST for `files` from `base`; verified files are renamed into place and recorded.
+Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& files,
+                const PullOptions& opt, BatchResult* out, std::map<std::string, Status>* errs) {
+  nlohmann::json body = {{"paths", nlohmann::json::array()}};
+  std::map<std::string, const BatchFile*> wanted;
+  for (const BatchFile* f : files) {
+    body["paths"].push_back(f->path);
+    wanted[f->path] = f;
+  }
+  BatchReader reader(opt, std::move(wanted));
+  net::StreamHandlers h;
+  h.on_data = [&](const char* d, size_t n) { return reader.Feed(d, n); };
+  Result<net::HttpResult> r = client->Stream("POST", "/sync/files", {}, h, body.dump(),
+                                             "application/json");
+  out->bytes_received += reader.bytes();
+  if (reader.local().code() == Code::kResourceExhausted) {
+    for (const Received& f : reader.done()) ::unlink((opt.data_root + "/" + f.rel + ".part").c_str());
+    return reader.local();
+  }
+  // Durable data before the renames: one syncfs for the whole batch instead of one fsync per
+  // file; then the renames, then each directory once.
+  if (opt.fsync && !reader.done().empty()) {
+    int root = ::open(opt.data_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root >= 0) {
+      ::syncfs(root);
+      ::close(root);
+    }
+  }
+  std::set<std::string> dirs;
+  for (const Received& f : reader.done()) {
+    std::string final_path = opt.data_root + "/" + f.rel;
+    std::string part = final_path + ".part";
+    if (::rename(part.c_str(), final_path.c_str()) != 0) {
+      (*errs)[f.want->path] = Internal("rename " + part + ": " + std::strerror(errno));
+      continue;
+    }
+    dirs.insert(internal::DirName(final_path));
+    ++out->files_ok;
+    errs->erase(f.want->path);
+    if (opt.inventory) {
+      Status s = opt.inventory->RecordReceived(f.rel, f.want->size, internal::MtimeNs(final_path),
+                                               f.want->sha256, WallMs(opt));
+      if (!s.ok()) (*errs)[f.want->path] = s;
+    }
+  }
+  for (const std::string& d : dirs) {
+    if (opt.fsync) RIFT_RETURN_IF_ERROR(internal::FsyncDir(d));
+  }
+  for (auto& [path, s] : reader.errors()) (*errs)[path] = s;
+  Status fallback = r.ok() ? (r->status == 200 ? Unavailable("not in the batch answer")
+                                               : Unavailable(client->base_url() + " answered " +
+                                                             std::to_string(r->status)))
+                           : r.status();
+  for (const BatchFile* f : files) {
+    bool ok = false;
+    for (const Received& d : reader.done()) ok = ok || d.want == f;
+    if (!ok && !errs->count(f->path)) (*errs)[f->path] = fallback;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BatchResult> PullBatch(const BatchRequest& request, const PullOptions& options) {
+  BatchResult out;
+  std::map<std::string, Status> errs;
+  std::vector<const BatchFile*> pending;
+  for (const BatchFile& f : request.files) pending.push_back(&f);
+  for (const std::string& base : request.sources) {
+    if (pending.empty()) break;
+    net::ClientOptions co;
+    co.connect_timeout = options.connect_timeout;
+    co.read_timeout = options.read_timeout;
+    co.write_timeout = options.read_timeout;
+    co.auth_token = request.token;
+    auto client = net::HttpClient::Create(base, co);
+    if (!client.ok()) continue;
+    std::vector<const BatchFile*> left;
+    for (size_t i = 0; i < pending.size(); i += kMaxPathsPerPost) {
+      std::vector<const BatchFile*> chunk(
+          pending.begin() + i, pending.begin() + std::min(pending.size(), i + kMaxPathsPerPost));
+      size_t before = out.files_ok;
+      RIFT_RETURN_IF_ERROR(PostOnce(client->get(), chunk, options, &out, &errs));
+      if (out.files_ok - before == chunk.size()) continue;
+      for (const BatchFile* f : chunk) {
+        if (errs.count(f->path)) left.push_back(f);
+      }
+    }
+    pending.swap(left);
+  }
+  for (const BatchFile* f : pending) {
+    auto it = errs.find(f->path);
+    out.failed.emplace_back(f->path, it == errs.end() ? Unavailable("no source") : it->second);
+  }
+  return out;
+}
+
+}  // namespace rift::sync

@@ -1,0 +1,135 @@
+#include "orchestrator/sync/transfer_io.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace rift::sync::internal {
+namespace {
+
+EVP_MD_CTX* Ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+
+std::string Errno(int e) { return std::strerror(e); }
+
+}  // namespace
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { Reset(); }
+Sha256::~Sha256() { EVP_MD_CTX_free(Ctx(ctx_)); }
+void Sha256::Reset() { EVP_DigestInit_ex(Ctx(ctx_), EVP_sha256(), nullptr); }
+void Sha256::Update(const char* data, size_t len) { EVP_DigestUpdate(Ctx(ctx_), data, len); }
+std::string Sha256::HexDigest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(Ctx(ctx_), md, &n);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  Reset();
+  return out;
+}
+
+Status MakeParents(const std::string& root, const std::string& rel) {
+  std::string path = root;
+  size_t pos = 0;
+  for (;;) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string::npos) return Status::Ok();
+    path += "/" + rel.substr(pos, slash - pos);
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (errno == ENOSPC || errno == EDQUOT) {
+        return ResourceExhausted("disk full creating " + path);
+      }
+      return Internal("mkdir " + path + ": " + Errno(errno));
+    }
+    pos = slash + 1;
+  }
+}
+
+Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      if (e == ENOSPC || e == EDQUOT) {
+        return ResourceExhausted("disk full writing " + what + " after " +
+                                 std::to_string(offset + done) + " bytes");
+      }
+      return Internal("write " + what + ": " + Errno(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status HashPrefix(int fd, uint64_t len, Sha256* hash) {
+  std::vector<char> buf(1 << 20);
+  uint64_t off = 0;
+  while (off < len) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), len - off));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Internal("reading back the partial file: " + Errno(n < 0 ? errno : EIO));
+    hash->Update(buf.data(), static_cast<size_t>(n));
+    off += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Internal("open " + dir + ": " + Errno(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : Internal("fsync " + dir + ": " + Errno(e));
+}
+
+Status FsyncRename(int fd, const std::string& part, const std::string& final, bool fsync) {
+  if (fsync && ::fsync(fd) != 0) {
+    int e = errno;
+    if (e == ENOSPC || e == EDQUOT) return ResourceExhausted("disk full syncing " + part);
+    return Internal("fsync " + part + ": " + Errno(e));
+  }
+  if (::rename(part.c_str(), final.c_str()) != 0) {
+    return Internal("rename " + part + " -> " + final + ": " + Errno(errno));
+  }
+  return fsync ? FsyncDir(DirName(final)) : Status::Ok();
+}
+
+int64_t MtimeNs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::string QueryEscape(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace rift::sync::internal

@@ -1,0 +1,40 @@
+#pragma once
+// Internal to the transfer code: incremental SHA-256 (libcrypto stays in the .cc) and the
+// file steps of a pull (.part, write, fsync, rename).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "orchestrator/base/status.h"
+
+namespace rift::sync::internal {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Reset();
+  void Update(const char* data, size_t len);
+  std::string HexDigest();  // lower-case hex; Reset()s
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
+// mkdir -p of the parent directories of `root`/`rel` (rel already confined).
+Status MakeParents(const std::string& root, const std::string& rel);
+// pwrite all of `len`; ENOSPC/EDQUOT -> kResourceExhausted, other errors kInternal.
+Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what);
+// Hashes the first `len` bytes of fd into `hash`.
+Status HashPrefix(int fd, uint64_t len, Sha256* hash);
+// fsync(fd), then rename(part, final), then fsync of the directory of `final`.
+Status FsyncRename(int fd, const std::string& part, const std::string& final, bool fsync);
+Status FsyncDir(const std::string& dir);
+std::string DirName(const std::string& path);
+int64_t MtimeNs(const std::string& path);
+// Percent-encodes a query value (everything but unreserved characters and '/').
+std::string QueryEscape(const std::string& s);
+
+}  // namespace rift::sync::internal
