@@ -96,13 +96,16 @@ FileRecord ToRecord(const std::string& path, const Row& row) {
 }
 
 Result<std::optional<Row>> Inventory::Impl::LoadRow(const std::string& path) const {
-  RIFT_ASSIGN_OR_RETURN(store::Statement st,
-                        db->Prepare(std::string("SELECT ") + kRowColumns +
-                                    " FROM files WHERE path = ?"));
-  RIFT_RETURN_IF_ERROR(st.Bind(1, path));
-  RIFT_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return std::optional<Row>();
-  return std::optional<Row>(ReadRow(st, 0));
+  RIFT_ASSIGN_OR_RETURN(
+      store::Statement * st,
+      Cached(select_row, std::string("SELECT ") + kRowColumns + " FROM files WHERE path = ?"));
+  RIFT_RETURN_IF_ERROR(st->Bind(1, path));
+  RIFT_ASSIGN_OR_RETURN(bool row, st->Step());
+  std::optional<Row> out;
+  if (row) out = ReadRow(*st, 0);
+  // Reset now: a statement left mid-read pins a WAL snapshot and stops checkpoints.
+  RIFT_RETURN_IF_ERROR(st->Reset());
+  return out;
 }
 
 Result<std::unordered_map<std::string, Row>> Inventory::Impl::LoadAll() const {
@@ -118,20 +121,17 @@ Result<std::unordered_map<std::string, Row>> Inventory::Impl::LoadAll() const {
 }
 
 Status Inventory::Impl::WriteRow(const std::string& path, Row& row) {
-  if (!upsert) {
-    RIFT_ASSIGN_OR_RETURN(
-        store::Statement st,
-        db->Prepare(std::string("INSERT INTO files (path, ") + kRowColumns +
-                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
-                    "size = excluded.size, mtime_ns = excluded.mtime_ns, "
-                    "sha256 = excluded.sha256, class = excluded.class, "
-                    "version = excluded.version, sealed = excluded.sealed, "
-                    "deleted = excluded.deleted, seq = excluded.seq, "
-                    "changed_at_ms = excluded.changed_at_ms, sealed_sha = excluded.sealed_sha"));
-    upsert.emplace(std::move(st));
-  }
-  store::Statement& st = *upsert;
-  (void)st.Reset();  // may echo an earlier step's error, already reported then
+  RIFT_ASSIGN_OR_RETURN(
+      store::Statement * stp,
+      Cached(upsert,
+             std::string("INSERT INTO files (path, ") + kRowColumns +
+                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                 "size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                 "sha256 = excluded.sha256, class = excluded.class, "
+                 "version = excluded.version, sealed = excluded.sealed, "
+                 "deleted = excluded.deleted, seq = excluded.seq, "
+                 "changed_at_ms = excluded.changed_at_ms, sealed_sha = excluded.sealed_sha"));
+  store::Statement& st = *stp;
   row.seq = next_seq++;
   RIFT_RETURN_IF_ERROR(st.Bind(1, path));
   RIFT_RETURN_IF_ERROR(st.Bind(2, static_cast<int64_t>(row.size)));
@@ -155,11 +155,11 @@ Status Inventory::Impl::SealRow(const std::string& path, Row& row, const std::st
   row.deleted = false;
   RIFT_RETURN_IF_ERROR(WriteRow(path, row));
   // Holders vouch for one exact version; copies of another version justify nothing now.
-  RIFT_ASSIGN_OR_RETURN(store::Statement st,
-                        db->Prepare("DELETE FROM holders WHERE path = ? AND sha256 != ?"));
-  RIFT_RETURN_IF_ERROR(st.Bind(1, path));
-  RIFT_RETURN_IF_ERROR(st.Bind(2, sha));
-  return st.Run();
+  RIFT_ASSIGN_OR_RETURN(store::Statement * st,
+                        Cached(drop_holders, "DELETE FROM holders WHERE path = ? AND sha256 != ?"));
+  RIFT_RETURN_IF_ERROR(st->Bind(1, path));
+  RIFT_RETURN_IF_ERROR(st->Bind(2, sha));
+  return st->Run();
 }
 
 Status Inventory::Impl::SaveNextSeq() {

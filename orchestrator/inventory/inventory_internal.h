@@ -35,7 +35,19 @@ struct Inventory::Impl {
   mutable std::mutex mu;
   std::unique_ptr<store::Database> db;
   uint64_t next_seq = 1;
-  std::optional<store::Statement> upsert;
+  // Prepared once: a scan that seals 10,000 files runs these 10,000 times each.
+  mutable std::optional<store::Statement> upsert, select_row, drop_holders;
+
+  // Prepares `sql` into `slot` the first time; returns it reset and unbound.
+  Result<store::Statement*> Cached(std::optional<store::Statement>& slot,
+                                   const std::string& sql) const {
+    if (!slot) {
+      RIFT_ASSIGN_OR_RETURN(store::Statement st, db->Prepare(sql));
+      slot.emplace(std::move(st));
+    }
+    (void)slot->Reset();  // may echo an earlier step's error, already reported then
+    return &*slot;
+  }
 
   // The methods below expect `mu` held.
   Result<std::optional<Row>> LoadRow(const std::string& path) const;
