@@ -56,16 +56,20 @@ class Inventory {
   Result<ScanStats> Scan(int64_t now_ms);
   Status SealNow(const std::string& path, int64_t now_ms);
 
+  // The record of `path` as stored (tombstones included: check `deleted`); nullopt if unknown.
   std::optional<FileRecord> Get(const std::string& path) const;
   // Sealed, present files (optionally of one class).
   std::vector<FileRecord> Sealed(const std::string& klass = "") const;
   Manifest ManifestSince(uint64_t cursor, size_t limit = 5000) const;
 
   // A file that arrived by transfer, already verified and renamed into place by the caller:
-  // recorded as sealed with this sha256 (no rehash).
+  // recorded as sealed with this sha256 (no rehash). `size` and `mtime_ns` must be the renamed
+  // file's own stat, or the next scan sees a change and rehashes it. Version+1 unless `sha256`
+  // is the last sealed content; holders of other digests are dropped.
   Status RecordReceived(const std::string& path, uint64_t size, int64_t mtime_ns,
                         const std::string& sha256, int64_t now_ms);
-  // A file this node deleted (cleanup): tombstone now, not at the next scan.
+  // A file this node deleted (cleanup): tombstone now, not at the next scan. kNotFound if the
+  // inventory never knew it; already a tombstone is OK.
   Status RecordDeleted(const std::string& path, int64_t now_ms);
 
   Status AddHolder(const std::string& path, const Holder& holder);
