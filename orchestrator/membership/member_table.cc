@@ -102,26 +102,35 @@ void Membership::Impl::SetState(Record& r, MemberState s, uint64_t inc, TimePoin
 void Membership::Impl::Suspect(Record& r, const std::string& by, TimePoint now) {
   SetState(r, MemberState::kSuspect, r.digest.incarnation, now);
   if (!by.empty()) r.suspecters.push_back(by);
-  Enqueue(r.digest.node_id);
+  Enqueue(r.digest.node_id, Urgency::kUrgent);
 }
 
 void Membership::Impl::Merge(const MemberDigest& d, const std::string& sender, TimePoint now) {
   if (d.node_id.empty()) return;
   if (d.node_id == config.node_id) return MergeSelf(d);
-  if (!UrlAllowed(d.url)) return;
   Record* r = Find(d.node_id);
+  // Parsing the URL is the costly part of a merge: only for URLs we have not vetted already.
+  if ((r == nullptr || r->digest.url != d.url) && !UrlAllowed(d.url)) return;
   if (r == nullptr) {
-    // Never heard of it: a dead rumour adds nothing worth probing.
+    // Never heard of it: a dead rumour adds nothing worth probing. (No tombstones: a member
+    // reaped or never known here may be alive at the same incarnation, unaware that it was
+    // declared dead, and only an alive rumour lets us reach it again.)
     if (d.state == MemberState::kDead) return;
     r = Insert(d, now);
     if (d.state == MemberState::kSuspect && !sender.empty()) r->suspecters.push_back(sender);
-    Enqueue(d.node_id);
+    Urgency u = d.state == MemberState::kAlive ? Urgency::kNormal : Urgency::kUrgent;
+    if (!merging_full_state || u != Urgency::kNormal) Enqueue(d.node_id, u);
     return;
   }
   MemberDigest& m = r->digest;
+  const MemberState before = m.state;
+  const uint64_t before_boot = m.boot_id;
   switch (d.state) {
     case MemberState::kAlive:
-      if (d.incarnation <= m.incarnation) return;
+      if (d.incarnation <= m.incarnation) {
+        if (m.state == MemberState::kDead) corrections.push_back(d.node_id);
+        return;
+      }
       m.url = d.url;
       m.boot_id = d.boot_id;
       m.voter = d.voter;
@@ -149,6 +158,7 @@ void Membership::Impl::Merge(const MemberDigest& d, const std::string& sender, T
       }
       if (m.state == MemberState::kAlive ? d.incarnation < m.incarnation
                                          : d.incarnation <= m.incarnation) {
+        if (m.state == MemberState::kDead) corrections.push_back(d.node_id);
         return;
       }
       SetState(*r, MemberState::kSuspect, d.incarnation, now);
@@ -156,14 +166,37 @@ void Membership::Impl::Merge(const MemberDigest& d, const std::string& sender, T
       break;
     case MemberState::kDead:
       if (m.state == MemberState::kDead) {
-        m.incarnation = std::max(m.incarnation, d.incarnation);
+        if (d.incarnation > m.incarnation) {
+          m.incarnation = d.incarnation;
+          Enqueue(d.node_id, Urgency::kUrgent);
+        }
         return;
       }
-      if (d.incarnation < m.incarnation) return;
+      if (d.incarnation < m.incarnation) {
+        // Others saw it die before its last refutation, which they may never have heard: they
+        // will not suspect it again, so check it ourselves now rather than in a round of n.
+        ProbeSoon(*r, now);
+        return;
+      }
       SetState(*r, MemberState::kDead, d.incarnation, now);
       break;
   }
-  Enqueue(d.node_id);
+  // Suspicion, death and refutations (alive again after doubt) are urgent; plain alive news
+  // (a restart's new incarnation) is not, and a full-state join reply brings only that.
+  // A restart (new boot) that ends a death is join news, not a refutation.
+  const bool refutation = before != MemberState::kAlive && d.boot_id == before_boot;
+  Urgency u =
+      d.state != MemberState::kAlive || refutation ? Urgency::kUrgent : Urgency::kNormal;
+  if (!merging_full_state || u != Urgency::kNormal) Enqueue(d.node_id, u);
+}
+
+void Membership::Impl::ProbeSoon(Record& r, TimePoint now) {
+  if (r.digest.outbound_only || probe.target_id == r.digest.node_id) return;
+  if (r.probe_hinted != TimePoint{} && now - r.probe_hinted < config.timers.suspicion_max) return;
+  r.probe_hinted = now;
+  // Next in the current round (a second visit this round is harmless).
+  probe_order.push_back(r.digest.node_id);
+  if (probe_pos < probe_order.size()) std::swap(probe_order[probe_pos], probe_order.back());
 }
 
 void Membership::Impl::MergeSelf(const MemberDigest& d) {
@@ -191,12 +224,18 @@ void Membership::Impl::MergeSelf(const MemberDigest& d) {
   }
 }
 
-void Membership::Impl::Enqueue(const std::string& id) {
+void Membership::Impl::Enqueue(const std::string& id, Urgency urgency) {
   ++generation;
+  // Newer news about a node replaces older, with a fresh transmit budget.
   if (auto q = queued.find(id); q != queued.end()) queue.erase(q->second);
-  BroadcastKey key{0, ++version, id};
+  BroadcastKey key{urgency, 0, ++version, id};
   queue.insert(key);
   queued[id] = key;
+}
+
+size_t Membership::Impl::MaxTransmits() const {
+  const double n = static_cast<double>(members.size() + 1);
+  return static_cast<size_t>(kRetransmitMult * std::max(1.0, std::ceil(std::log10(n + 1))));
 }
 
 MemberDigest Membership::Impl::SelfDigest() const {
@@ -224,6 +263,12 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
       peer != nullptr && peer->digest.state != MemberState::kAlive && out.size() < limit) {
     out.push_back(peer->digest);
   }
+  // Deaths the peer has just shown it missed.
+  for (const std::string& id : corrections) {
+    if (out.size() >= limit || included(id)) continue;
+    if (const Record* r = Find(id)) out.push_back(r->digest);
+  }
+  corrections.clear();
 
   std::vector<BroadcastKey> taken;
   for (auto it = queue.begin(); it != queue.end() && out.size() < limit; ++it) {
@@ -232,8 +277,7 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
     out.push_back(r->digest);
     taken.push_back(*it);
   }
-  const int n = static_cast<int>(members.size()) + 1;
-  const int max_transmits = kRetransmitMult * static_cast<int>(std::ceil(std::log10(n + 1)));
+  const int max_transmits = static_cast<int>(MaxTransmits());
   for (BroadcastKey key : taken) {
     queue.erase(key);
     if (++key.transmits < max_transmits) {
@@ -244,11 +288,13 @@ std::vector<MemberDigest> Membership::Impl::GossipFor(const std::string& peer_id
     }
   }
 
-  // Peer exchange: spare room carries random live members, so one seed is enough to learn all.
+  // Peer exchange: spare room carries random members, so one seed is enough to learn all. Dead
+  // ones too, until reaped: a node that missed a death hears of it without probing the corpse
+  // (a receiver that never knew the member ignores a dead rumour).
   for (size_t tries = 2 * (limit - out.size()); tries > 0 && out.size() < limit && !ids.empty();
        --tries) {
     const Record& r = members[ids[random->Uniform(ids.size())]];
-    if (r.digest.state == MemberState::kDead || included(r.digest.node_id)) continue;
+    if (included(r.digest.node_id)) continue;
     out.push_back(r.digest);
   }
   return out;

@@ -20,6 +20,7 @@ namespace {
 
 constexpr size_t kMaxRelays = 1024;  // PingReqs in flight we relay; bounds a misbehaving peer
 constexpr size_t kSmallCluster = 64;
+constexpr int kEarlySyncs = 3;  // after 4, 8 and 16 probe intervals of membership
 
 bool Probeable(const Record& r) {
   return r.digest.state != MemberState::kDead && !r.digest.outbound_only;
@@ -56,6 +57,7 @@ std::vector<Envelope> Membership::Tick(TimePoint now) {
   if (s.probe.active && !s.probe.indirect_sent && now >= s.probe.indirect_at) s.SendIndirect(out);
   if (!s.probe.active && now >= s.next_probe_at) s.StartProbe(now, out);
   if (now >= s.next_join_at) s.Join(now, out);
+  if (s.early_syncs < kEarlySyncs && s.alive > 0 && now >= s.next_sync_at) s.Sync(now, out);
   s.CheckSuspicions(now);
   if (now >= s.next_housekeeping) s.Housekeeping(now);
   return out;
@@ -155,6 +157,22 @@ void Membership::Impl::Join(TimePoint now, std::vector<Envelope>& out) {
   next_join_at = now + (alive == 0 ? config.timers.probe_interval : config.timers.rejoin_interval);
 }
 
+void Membership::Impl::Sync(TimePoint now, std::vector<Envelope>& out) {
+  if (early_syncs++ < 0) {  // first member known: start the clock
+    next_sync_at = now + 4 * config.timers.probe_interval;
+    return;
+  }
+  next_sync_at = now + (4 << early_syncs) * config.timers.probe_interval;
+  for (int tries = 0; tries < 8 && !ids.empty(); ++tries) {
+    const Record& r = members[ids[random->Uniform(ids.size())]];
+    if (r.digest.state != MemberState::kAlive || r.digest.outbound_only) continue;
+    sync_seq = next_seq++;
+    // No to_id: the receiver answers with its full member list, as to a join.
+    out.push_back(To("", r.digest.url, Ping{sync_seq, "", GossipFor(r.digest.node_id)}));
+    return;
+  }
+}
+
 void Membership::Impl::CheckSuspicions(TimePoint now) {
   std::vector<std::string> expired;
   for (const std::string& id : suspects) {
@@ -164,7 +182,7 @@ void Membership::Impl::CheckSuspicions(TimePoint now) {
   for (const std::string& id : expired) {
     Record& r = members[id];
     SetState(r, MemberState::kDead, r.digest.incarnation, now);
-    Enqueue(id);
+    Enqueue(id, Urgency::kUrgent);
   }
 }
 
@@ -201,7 +219,7 @@ void Membership::Impl::NoteSender(const std::string& id, const std::string& url,
     d.node_id = id;
     d.url = url;
     r = Insert(d, now);
-    Enqueue(id);
+    Enqueue(id, Urgency::kNormal);
   }
   r->last_seen = now;
 }
@@ -213,19 +231,29 @@ Output Membership::Receive(const Envelope& in, TimePoint now) {
   // Misaddressed (a stale URL now served by another node): silence, so the probe fails honestly.
   if (!in.to_id.empty() && in.to_id != s.config.node_id) return out;
   const std::string& from = in.from_id;
+  s.corrections.clear();
   if (const auto* ping = std::get_if<Ping>(&in.body)) {
     for (const auto& d : ping->gossip) s.Merge(d, from, now);
     s.NoteSender(from, in.from_url, now);
     Ack ack{ping->seq, s.config.node_id, in.to_id.empty() ? s.FullState(from) : s.GossipFor(from)};
     out.replies.push_back(s.To(from, in.from_url, std::move(ack)));
   } else if (const auto* ack = std::get_if<Ack>(&in.body)) {
+    // The answer to our join is the seed's full member list: news to us, not to the cluster.
+    s.merging_full_state =
+        (s.join_seq != 0 && ack->seq == s.join_seq) || (s.sync_seq != 0 && ack->seq == s.sync_seq);
     for (const auto& d : ack->gossip) s.Merge(d, from, now);
+    s.merging_full_state = false;
+    // No reply to carry corrections: spread the deaths the sender missed once more instead.
+    for (const std::string& id : s.corrections) {
+      if (s.Find(id) != nullptr && !s.queued.count(id)) s.Enqueue(id, Urgency::kUrgent);
+    }
     s.NoteSender(from, in.from_url, now);
     s.OnAck(in, *ack, now, out);
   } else if (const auto* req = std::get_if<PingReq>(&in.body)) {
     s.NoteSender(from, in.from_url, now);
     s.OnPingReq(in, *req, now, out);
   }
+  s.corrections.clear();
   return out;
 }
 

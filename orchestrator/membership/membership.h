@@ -11,10 +11,14 @@
 //    No Ack by the end of the period -> suspect. Suspect for `suspicion_timeout` (Lifeguard:
 //    scaled with log(n), shortened by independent confirmations) -> dead. Dead members are
 //    reaped after `dead_reap_ttl`.
-//  - Every Ping and Ack piggybacks up to `max_gossip` digests (recently changed first), so
-//    membership spreads transitively from any one seed. The Ack to a join Ping (to_id empty:
+//  - Every Ping and Ack piggybacks up to `max_gossip` digests from a transmit-limited broadcast
+//    queue (suspicion, death and refutations first, then least-sent, then newest; each change is
+//    sent ~4*log10(n) times) plus random members, so membership spreads transitively from any
+//    one seed. A node that gossips a member we know dead gets the death back in our reply. The Ack to a join Ping (to_id empty:
 //    the sender knew only our URL) carries every live member (push-pull), so a joiner learns the
-//    cluster in one round trip instead of O(n) probe rounds.
+//    cluster in one round trip instead of O(n) probe rounds. Soon after joining, a node pulls a
+//    full list the same way from a few random members (4, 8, 16 probe intervals in). Full lists
+//    never enter the broadcast queue: they are news to the receiver only.
 //  - A node that hears itself suspected or dead refutes with a higher incarnation.
 //  - Lifeguard's local health: missed acks of our own probes raise a health multiplier that
 //    widens probe timeouts and suspicion, so a slow observer does not declare healthy peers dead.

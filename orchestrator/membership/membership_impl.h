@@ -18,15 +18,29 @@ struct Record {
   // While suspect: who suspected first, then independent confirmations (Lifeguard).
   std::vector<std::string> suspecters;
   size_t index = 0;  // position in Impl::ids
+  TimePoint probe_hinted{};  // last ProbeSoon (rate limit)
 };
 
-// Pending gossip, most recent change first; `transmits` only retires an item. (Fewest-transmits
-// first would queue fresh news behind a backlog, e.g. the ~n items a join reply brings.)
+// Pending gossip (memberlist's transmit-limited queue): urgent news first (suspicion, death,
+// refutation: these must not wait behind join churn), then fewest transmissions, then most recent
+// change. Each item retires after retransmit_mult * ceil(log10(n + 1)) sends; newer news about a
+// node replaces older. Full-state join replies never feed the queue (their ~n items would bury
+// fresh news), only real state changes do.
+// (Refutations rank with doubts, not below them: after a partition heals, a flood of suspicions
+// and deaths would otherwise starve the refutations that undo them, and a live member could stay
+// dead at the leader.)
+enum class Urgency : int { kUrgent = 0, kNormal = 1 };
+
 struct BroadcastKey {
+  Urgency urgency = Urgency::kNormal;
   int transmits = 0;
   uint64_t version = 0;  // unique
   std::string node_id;
-  bool operator<(const BroadcastKey& o) const { return version > o.version; }
+  bool operator<(const BroadcastKey& o) const {
+    if (urgency != o.urgency) return urgency < o.urgency;
+    if (transmits != o.transmits) return transmits < o.transmits;
+    return version > o.version;
+  }
 };
 
 struct Probe {
@@ -63,6 +77,11 @@ struct Membership::Impl {
   std::set<std::string> outbound_only;  // not probed; judged by silence
   std::set<BroadcastKey> queue;
   std::unordered_map<std::string, BroadcastKey> queued;
+  // Set while merging a full-state join reply: only urgent changes are enqueued.
+  bool merging_full_state = false;
+  // Members the current message's sender holds stale (alive/suspect when we know them dead):
+  // our reply to it carries the correction first.
+  std::vector<std::string> corrections;
   uint64_t version = 0;
   uint64_t generation = 0;               // bumps on any table change
   std::vector<std::string> alive_cache;  // sorted AliveIds() as of alive_cache_generation
@@ -82,6 +101,11 @@ struct Membership::Impl {
   bool join_acked = true;
   TimePoint next_join_at{};
   TimePoint next_housekeeping{};
+  // Push-pull syncs with a random live member soon after boot (memberlist's push-pull, early):
+  // a seed's join reply lacks whoever joined after us, which gossip alone fills in slowly.
+  int early_syncs = -1;  // -1: not started (no member known yet)
+  uint64_t sync_seq = 0;
+  TimePoint next_sync_at{};
 
   // --- member_table.cc ---
   Record* Find(const std::string& id);
@@ -91,8 +115,11 @@ struct Membership::Impl {
   // SWIM merge of one gossiped digest; `sender` is the envelope's from_id.
   void Merge(const protocol::MemberDigest& d, const std::string& sender, TimePoint now);
   void MergeSelf(const protocol::MemberDigest& d);
+  // A rumour suggests the member may be gone although the rules keep it alive: probe it next.
+  void ProbeSoon(Record& r, TimePoint now);
   void Suspect(Record& r, const std::string& by, TimePoint now);
-  void Enqueue(const std::string& id);
+  void Enqueue(const std::string& id, Urgency urgency);
+  size_t MaxTransmits() const;
   // Ourselves, the peer's own record if we doubt it (so it can refute), pending changes, then
   // random members as peer exchange; at most max_gossip.
   std::vector<protocol::MemberDigest> GossipFor(const std::string& peer_id);
@@ -114,6 +141,7 @@ struct Membership::Impl {
   void FinishProbe(bool acked, TimePoint now);
   const Record* NextProbeTarget();
   void Join(TimePoint now, std::vector<protocol::Envelope>& out);
+  void Sync(TimePoint now, std::vector<protocol::Envelope>& out);
   void CheckSuspicions(TimePoint now);
   void Housekeeping(TimePoint now);
   void NoteSender(const std::string& id, const std::string& url, TimePoint now);

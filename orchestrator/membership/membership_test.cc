@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <functional>
@@ -359,6 +360,106 @@ TEST(MembershipTest, OutboundOnlyFlagPropagatesAndSuchNodesStayAlive) {
   c.Run(seconds(5));
   EXPECT_TRUE(Sees(c.At(0), "n2", MemberState::kAlive));
   EXPECT_TRUE(Sees(c.At(1), "n2", MemberState::kAlive));
+}
+
+// --- Broadcast queue: urgent news first, join replies do not feed it, dead records correct ---
+
+MemberDigest DigestFor(int i, MemberState state = MemberState::kAlive, uint64_t incarnation = 1) {
+  MemberDigest d;
+  d.node_id = IdFor(i);
+  d.url = UrlFor(i);
+  d.incarnation = incarnation;
+  d.boot_id = 100 + static_cast<uint64_t>(i);
+  d.state = state;
+  return d;
+}
+
+Envelope PingFrom(int from, std::vector<MemberDigest> gossip, uint64_t seq = 1) {
+  return Envelope{IdFor(from), UrlFor(from), IdFor(0), UrlFor(0),
+                  protocol::Ping{seq, "", std::move(gossip)}};
+}
+
+// The gossip of the Ack that `m` answers `ping` with.
+std::vector<MemberDigest> AckGossip(Membership& m, const Envelope& ping, TimePoint now) {
+  protocol::Output out = m.Receive(ping, now);
+  EXPECT_EQ(out.replies.size(), 1u);
+  if (out.replies.empty()) return {};
+  const auto* ack = std::get_if<protocol::Ack>(&out.replies[0].body);
+  EXPECT_NE(ack, nullptr);
+  return ack != nullptr ? ack->gossip : std::vector<MemberDigest>{};
+}
+
+TEST(MembershipTest, DeathNewsOvertakesABacklogOfJoinNews) {
+  Random random(TestSeed());
+  TimePoint now{};
+  Membership m(ConfigFor(0, {}), &random, now);
+  // Lots of plain join news, each of it sent a few times already.
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<MemberDigest> joins;
+    for (int i = 2 + 6 * batch; i < 8 + 6 * batch; ++i) joins.push_back(DigestFor(i));
+    AckGossip(m, PingFrom(1, joins), now);
+  }
+  // Then one death: the very next message carries it right after the sender's own record.
+  auto gossip = AckGossip(m, PingFrom(1, {DigestFor(5, MemberState::kDead)}), now);
+  ASSERT_GE(gossip.size(), 2u);
+  EXPECT_EQ(gossip[0].node_id, IdFor(0));
+  EXPECT_EQ(gossip[1].node_id, IdFor(5));
+  EXPECT_EQ(gossip[1].state, MemberState::kDead);
+  // And a suspicion right behind it, ahead of all the join news.
+  gossip = AckGossip(m, PingFrom(1, {DigestFor(9, MemberState::kSuspect)}), now);
+  ASSERT_GE(gossip.size(), 3u);
+  EXPECT_EQ(gossip[1].node_id, IdFor(9));  // fewest transmissions first among urgent news
+  EXPECT_EQ(gossip[1].state, MemberState::kSuspect);
+  EXPECT_EQ(gossip[2].node_id, IdFor(5));
+  // A refutation (same boot, higher incarnation) is urgent too, and replaces the older news
+  // about n9 with a fresh transmit budget.
+  gossip = AckGossip(m, PingFrom(1, {DigestFor(9, MemberState::kAlive, 2)}), now);
+  ASSERT_GE(gossip.size(), 4u);
+  EXPECT_EQ(gossip[1].node_id, IdFor(9));
+  EXPECT_EQ(gossip[1].state, MemberState::kAlive);
+  EXPECT_EQ(gossip[1].incarnation, 2u);
+  EXPECT_EQ(gossip[2].node_id, IdFor(5));
+  // Then the join news.
+  for (size_t i = 3; i < gossip.size(); ++i) EXPECT_EQ(gossip[i].state, MemberState::kAlive);
+}
+
+TEST(MembershipTest, FullStateJoinReplyDoesNotFeedTheBroadcastQueue) {
+  Random random(TestSeed());
+  TimePoint now{};
+  Config c = ConfigFor(0, {UrlFor(1)});
+  c.timers.max_gossip = 4;
+  Membership m(c, &random, now);
+  std::vector<Envelope> join = m.Tick(now);
+  ASSERT_EQ(join.size(), 1u);
+  const auto& ping = std::get<protocol::Ping>(join[0].body);
+  std::vector<MemberDigest> all;
+  for (int i = 1; i < 40; ++i) all.push_back(DigestFor(i));
+  m.Receive(Envelope{IdFor(1), UrlFor(1), IdFor(0), UrlFor(0), protocol::Ack{ping.seq, "", all}},
+            now);
+  EXPECT_EQ(m.AliveCount(), 39u);
+  // A real join afterwards is the first news we pass on, not the 39 members we just learned.
+  auto gossip = AckGossip(m, PingFrom(2, {DigestFor(77)}), now);
+  ASSERT_GE(gossip.size(), 2u);
+  EXPECT_EQ(gossip[1].node_id, IdFor(77));
+}
+
+TEST(MembershipTest, DeadRecordCorrectsAStaleAliveRumour) {
+  Random random(TestSeed());
+  TimePoint now{};
+  Membership m(ConfigFor(0, {}), &random, now);
+  m.Receive(PingFrom(1, {DigestFor(5)}), now);
+  m.Receive(PingFrom(1, {DigestFor(5, MemberState::kDead)}), now);
+  ASSERT_TRUE(Sees(m, IdFor(5), MemberState::kDead));
+  auto corrected = [&](const std::vector<MemberDigest>& g) {
+    return std::any_of(g.begin(), g.end(), [](const MemberDigest& d) {
+      return d.node_id == IdFor(5) && d.state == MemberState::kDead;
+    });
+  };
+  EXPECT_TRUE(corrected(AckGossip(m, PingFrom(2, {DigestFor(5)}), now)));
+  EXPECT_TRUE(Sees(m, IdFor(5), MemberState::kDead));
+  // A restart (higher incarnation) is welcome back.
+  m.Receive(PingFrom(2, {DigestFor(5, MemberState::kAlive, 7)}), now);
+  EXPECT_TRUE(Sees(m, IdFor(5), MemberState::kAlive));
 }
 
 }  // namespace
