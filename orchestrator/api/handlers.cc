@@ -21,6 +21,12 @@ HttpResponse Json(int status, const json& j) {
 
 json NullableString(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
 
+json DataJson(const DataStats& d) {
+  return {{"files", d.files}, {"sealed_files", d.sealed_files}, {"sealed_bytes", d.sealed_bytes},
+          {"transfers_active", d.transfers_active}, {"transfers_queued", d.transfers_queued},
+          {"transfers_failed", d.transfers_failed}, {"bytes_received", d.bytes_received}};
+}
+
 bool IsHealthyState(const PublishedState& s) { return IsHealthy(s.system); }
 
 HttpResponse Health(NodeApi* node, const HttpRequest&) {
@@ -67,7 +73,8 @@ HttpResponse StatusRoute(NodeApi* node, const HttpRequest&) {
                     {"incarnation", c.incarnation},
                     {"healthy", IsHealthyState(*s)},
                     {"members", std::move(members)},
-                    {"conflicts", std::move(conflicts)}});
+                    {"conflicts", std::move(conflicts)},
+                    {"data", DataJson(s->data)}});
 }
 
 HttpResponse Metrics(NodeApi* node, const Router* router, const HttpRequest&) {

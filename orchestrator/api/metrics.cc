@@ -93,6 +93,19 @@ std::string RenderMetrics(const PublishedState& state, const Router& router) {
   Sample(&out, "ringrift_memory_used_ratio", "", state.system.memory_percent / 100.0);
   Family(&out, "ringrift_cpu_used_ratio", "gauge", "Busy fraction of all CPUs.");
   Sample(&out, "ringrift_cpu_used_ratio", "", state.system.cpu_percent / 100.0);
+  const DataStats& d = state.data;
+  Family(&out, "ringrift_data_files", "gauge", "Files under the data root (last scan).");
+  Sample(&out, "ringrift_data_files", "", static_cast<double>(d.files));
+  Family(&out, "ringrift_data_sealed_files", "gauge", "Sealed files in the inventory.");
+  Sample(&out, "ringrift_data_sealed_files", "", static_cast<double>(d.sealed_files));
+  Family(&out, "ringrift_data_sealed_bytes", "gauge", "Bytes of sealed files in the inventory.");
+  Sample(&out, "ringrift_data_sealed_bytes", "", static_cast<double>(d.sealed_bytes));
+  Family(&out, "ringrift_sync_transfers_active", "gauge", "Pulls running now.");
+  Sample(&out, "ringrift_sync_transfers_active", "", static_cast<double>(d.transfers_active));
+  Family(&out, "ringrift_sync_transfers_failed_total", "counter", "Pulls that failed.");
+  Sample(&out, "ringrift_sync_transfers_failed_total", "", static_cast<double>(d.transfers_failed));
+  Family(&out, "ringrift_sync_bytes_received_total", "counter", "Bytes received by pulls.");
+  Sample(&out, "ringrift_sync_bytes_received_total", "", static_cast<double>(d.bytes_received));
   Family(&out, "ringrift_http_requests_total", "counter", "HTTP requests by route and status.");
   for (const auto& [key, count] : router.RequestCounts()) {
     std::string labels =

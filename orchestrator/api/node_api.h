@@ -19,10 +19,18 @@ struct SystemStats {
   int training_jobs = 0;
 };
 
+// Data-plane figures (inventory scan and transfers), copied from the data service by the ticker.
+struct DataStats {
+  uint64_t files = 0, sealed_files = 0, sealed_bytes = 0;
+  uint64_t transfers_active = 0, transfers_queued = 0, transfers_failed = 0;
+  uint64_t bytes_received = 0;
+};
+
 // Immutable once published; handlers hold a shared_ptr to one for the whole request.
 struct PublishedState {
   core::Snapshot core;
   SystemStats system;
+  DataStats data;
 };
 
 class NodeApi {

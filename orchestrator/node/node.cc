@@ -16,6 +16,9 @@
 #include "orchestrator/base/log.h"
 #include "orchestrator/base/random.h"
 #include "orchestrator/core/node_core.h"
+#include "orchestrator/datasvc/data_service.h"
+#include "orchestrator/datasvc/leader_sync.h"
+#include "orchestrator/datasvc/routes.h"
 #include "orchestrator/net/peer_transport.h"
 #include "orchestrator/node/events.h"
 #include "orchestrator/node/system_stats.h"
@@ -79,6 +82,38 @@ core::NodeConfig MakeCoreConfig(const settings::Settings& s, const std::string& 
   return c;
 }
 
+std::vector<inventory::FileClass> FileClasses(const settings::Settings& s) {
+  std::vector<inventory::FileClass> out;
+  for (const auto& c : s.file_classes) {
+    out.push_back({c.name, c.prefixes, c.replication, c.training_needs_all, c.protect,
+                   c.cleanup_rank});
+  }
+  return out;  // empty: the data service uses the defaults
+}
+
+bool IsTrainingRole(const std::string& role) {
+  return role.find("nn_training") != std::string::npos || role == "all";
+}
+
+datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
+  fs::path dir = fs::absolute(s.ringrift_dir);
+  datasvc::DataOptions o;
+  o.node_id = s.node_id;
+  o.data_root = (dir / "data").lexically_normal().string();
+  o.db_path = (dir / "state" / "inventory.db").string();
+  o.classes = FileClasses(s);
+  o.quiet_period = s.sync.quiet_period;
+  // Scan often enough that a quiet file is sealed soon after its quiet period.
+  o.scan_interval = std::clamp<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.sync.quiet_period) / 2,
+      milliseconds(250), milliseconds(2000));
+  o.max_concurrent_transfers = s.sync.max_concurrent_transfers;
+  o.bandwidth_bytes_per_sec = static_cast<uint64_t>(s.sync.bandwidth_limit_mbps) * 1000000 / 8;
+  o.small_file_bytes = s.sync.small_file_bytes;
+  o.token = s.auth_token;
+  return o;
+}
+
 }  // namespace
 
 struct Node::Impl : api::NodeApi {
@@ -92,6 +127,8 @@ struct Node::Impl : api::NodeApi {
   std::unique_ptr<api::Router> router;
   std::unique_ptr<api::HttpServer> server;
   std::unique_ptr<net::PeerTransport> transport;
+  std::unique_ptr<datasvc::DataService> data;
+  std::unique_ptr<datasvc::LeaderSync> leader_sync;
   SystemSampler sampler;
   api::SystemStats system;
   TimePoint next_sample{};
@@ -116,6 +153,11 @@ struct Node::Impl : api::NodeApi {
     auto next = std::make_shared<api::PublishedState>();
     next->core = std::move(snap);
     next->system = system;
+    if (data) {
+      datasvc::DataFigures f = data->Figures();
+      next->data = {f.files,           f.sealed,           f.bytes,         f.transfers_active,
+                    f.transfers_queued, f.transfers_failed, f.bytes_received};
+    }
     std::lock_guard lock(state_mu);
     state = std::move(next);
   }
@@ -154,6 +196,44 @@ struct Node::Impl : api::NodeApi {
   Status CheckTerm(uint64_t term) const override {
     std::lock_guard lock(core_mu);
     return core->CheckTerm(term);
+  }
+
+  // Alive members (this node included) for the leader's sync rounds, from the snapshot.
+  std::vector<datasvc::MemberRef> AliveMembers() const {
+    auto s = State();
+    std::vector<datasvc::MemberRef> out{{s->core.node_id, s->core.url, settings.outbound_only}};
+    for (const auto& m : s->core.members) {
+      if (m.state == "alive" && m.node_id != s->core.node_id) {
+        out.push_back({m.node_id, m.url, m.outbound_only});
+      }
+    }
+    return out;
+  }
+
+  void StartDataPlane(api::Router* r) {
+    datasvc::LeaderContext lc;
+    lc.node_id = settings.node_id;
+    lc.token = settings.auth_token;
+    lc.has_lease = [this] { return HasLease(); };
+    lc.term = [this] { return State()->core.term; };
+    lc.alive_members = [this] { return AliveMembers(); };
+    for (const auto& h : settings.hosts) {
+      if (IsTrainingRole(h.role)) lc.training_nodes.insert(h.id);
+    }
+    lc.classes = data->classes();
+    lc.high_watermark = settings.cleanup.high_watermark;
+    lc.sync_interval = settings.sync.interval;
+    lc.cleanup_interval = settings.cleanup.interval;
+    leader_sync = std::make_unique<datasvc::LeaderSync>(std::move(lc));
+    datasvc::RouteContext rc;
+    rc.node = this;
+    rc.data = data.get();
+    rc.leader = leader_sync.get();
+    rc.marks = {settings.cleanup.high_watermark, settings.cleanup.low_watermark};
+    rc.outbound_only = settings.outbound_only;
+    const settings::Host* self = settings.FindHost(settings.node_id);
+    rc.training = self && IsTrainingRole(self->role);
+    datasvc::RegisterDataRoutes(r, rc);
   }
 
   // All periodic work, in one place (redis serverCron style).
@@ -206,8 +286,13 @@ Status Node::Start() {
         "no cluster token configured: every endpoint is open (set "
         "RINGRIFT_CLUSTER_AUTH_TOKEN[_FILE], or --require-auth to refuse this)");
   }
+  auto data = datasvc::DataService::Open(MakeDataOptions(s));
+  if (!data.ok()) return data.status();
+  n.data = std::move(data).value();
+
   n.router = std::make_unique<api::Router>(s.auth_token);
   api::RegisterRoutes(n.router.get(), &n);
+  n.StartDataPlane(n.router.get());
   api::ServerOptions so;
   so.bind_host = s.bind_host;
   so.port = s.port;
@@ -237,6 +322,8 @@ Status Node::Start() {
   RIFT_RETURN_IF_ERROR(n.server->Serve());
   RIFT_RETURN_IF_ERROR(WritePortFile(dir / "state", port));
   n.ticker = std::thread([impl = impl_.get()] { impl->TickerLoop(); });
+  n.data->Start();
+  n.leader_sync->Start();
   n.started = true;
   log::Info("node " + s.node_id + " listening on " + s.bind_host + ":" + std::to_string(port) +
             " advertising " + n.url + " (p2p_port=" + std::to_string(port) + ")");
@@ -259,6 +346,8 @@ void Node::Stop() {
   }
   n.stop_cv.notify_all();
   n.ticker.join();
+  n.leader_sync->Stop();
+  n.data->Stop();
   n.transport->Stop();
   std::error_code ec;
   fs::remove(fs::path(n.settings.ringrift_dir) / "state" / "p2p.port", ec);

@@ -1,0 +1,329 @@
+#include "orchestrator/datasvc/leader_sync.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "orchestrator/base/log.h"
+#include "orchestrator/base/time.h"
+#include "orchestrator/net/http_client.h"
+#include "orchestrator/sync/planner.h"
+
+namespace rift::datasvc {
+namespace {
+
+using nlohmann::json;
+constexpr size_t kRecentPlans = 16;
+constexpr size_t kManifestPage = 5000;
+
+struct NodeCache {
+  uint64_t cursor = 0;
+  std::map<std::string, inventory::FileRecord> files;  // sealed, present
+  uint64_t disk_total = 0, disk_free = 0;
+  bool outbound_only = false;
+};
+
+Result<net::HttpResult> Call(const std::string& url, const std::string& token,
+                             const std::string& method, const std::string& path,
+                             const std::string& body, uint64_t term) {
+  net::ClientOptions o;
+  o.auth_token = token;
+  o.connect_timeout = std::chrono::milliseconds(1000);
+  o.read_timeout = std::chrono::milliseconds(15000);
+  o.write_timeout = std::chrono::milliseconds(5000);
+  RIFT_ASSIGN_OR_RETURN(auto client, net::HttpClient::Create(url, o));
+  std::vector<std::pair<std::string, std::string>> h;
+  if (term) h.emplace_back("X-RingRift-Term", std::to_string(term));
+  if (method == "GET") return client->Get(path, h);
+  return client->Post(path, body, "application/json", h);
+}
+
+inventory::FileRecord ParseRecord(const json& r) {
+  inventory::FileRecord f;
+  f.path = r.value("path", "");
+  f.size = r.value("size", uint64_t{0});
+  f.mtime_ns = r.value("mtime_ns", int64_t{0});
+  f.sha256 = r.value("sha256", "");
+  f.klass = r.value("class", "");
+  f.version = r.value("version", uint64_t{0});
+  f.sealed = r.value("sealed", false);
+  f.deleted = r.value("deleted", false);
+  f.seq = r.value("seq", uint64_t{0});
+  return f;
+}
+
+// Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
+Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* cache) {
+  for (int page = 0; page < 1000; ++page) {
+    std::string path = "/sync/manifest?cursor=" + std::to_string(cache->cursor) +
+                       "&limit=" + std::to_string(kManifestPage);
+    RIFT_ASSIGN_OR_RETURN(auto r, Call(m.url, token, "GET", path, "", 0));
+    if (r.status != 200) return Unavailable("manifest: HTTP " + std::to_string(r.status));
+    json j = json::parse(r.body, nullptr, false);
+    if (!j.is_object()) return Unavailable("manifest: invalid JSON");
+    for (const auto& rec : j.value("records", json::array())) {
+      auto f = ParseRecord(rec);
+      if (f.deleted || !f.sealed || f.sha256.empty()) {
+        cache->files.erase(f.path);
+      } else {
+        cache->files[f.path] = std::move(f);
+      }
+    }
+    cache->cursor = j.value("next_cursor", cache->cursor);
+    cache->disk_total = j["disk"].value("total", uint64_t{0});
+    cache->disk_free = j["disk"].value("free", uint64_t{0});
+    cache->outbound_only = j.value("outbound_only", m.outbound_only);
+    if (!j.value("more", false)) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+// Runs fn(i) for i in [0, n) on at most `threads` threads.
+void ForEachParallel(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < std::min(n, std::max<size_t>(1, threads)); ++t) {
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < n;) fn(i);
+    });
+  }
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
+struct LeaderSync::Impl {
+  LeaderContext ctx;
+  mutable std::mutex mu;  // cache, sent_holders, plans, next_plan
+  std::map<std::string, NodeCache> cache;
+  std::map<std::string, size_t> sent_holders;  // node -> hash of the last holders body
+  std::deque<PlanSummary> plans;
+  uint64_t next_plan = 1;
+  std::condition_variable cv;
+  bool stopping = false, started = false;
+  std::thread thread;
+  LeaderSync* owner = nullptr;
+
+  // Refreshes every alive member's manifest; returns the members fetched and the failures.
+  std::vector<MemberRef> Refresh(std::map<std::string, std::string>* errors) {
+    auto members = ctx.alive_members();
+    std::vector<NodeCache> work(members.size());
+    {
+      std::lock_guard lock(mu);
+      for (size_t i = 0; i < members.size(); ++i) work[i] = cache[members[i].node_id];
+    }
+    std::vector<Status> st(members.size());
+    ForEachParallel(members.size(), ctx.fetch_threads,
+                    [&](size_t i) { st[i] = FetchManifest(members[i], ctx.token, &work[i]); });
+    std::vector<MemberRef> ok;
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (!st[i].ok()) {
+        (*errors)[members[i].node_id] = st[i].ToString();
+        continue;
+      }
+      auto& c = cache[members[i].node_id];
+      if (work[i].cursor >= c.cursor) c = std::move(work[i]);
+      ok.push_back(members[i]);
+    }
+    return ok;
+  }
+
+  std::vector<sync::NodeView> Views(const std::vector<MemberRef>& members) {
+    std::vector<sync::NodeView> views;
+    std::lock_guard lock(mu);
+    for (const auto& m : members) {
+      const auto& c = cache[m.node_id];
+      sync::NodeView v;
+      v.node_id = m.node_id;
+      v.url = m.url;
+      v.training = ctx.training_nodes.count(m.node_id) > 0;
+      v.outbound_only = c.outbound_only;
+      v.disk_total = c.disk_total;
+      v.disk_free = c.disk_free;
+      v.high_watermark = ctx.high_watermark;
+      v.files = c.files;
+      views.push_back(std::move(v));
+    }
+    return views;
+  }
+
+  // POST /sync/holders to each node whose list of other holders changed since last sent.
+  void SendHolders(const std::vector<sync::NodeView>& views, uint64_t term) {
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> who;  // path,sha
+    for (const auto& v : views) {
+      for (const auto& [p, f] : v.files) who[{p, f.sha256}].push_back(v.node_id);
+    }
+    ForEachParallel(views.size(), ctx.fetch_threads, [&](size_t i) {
+      const auto& v = views[i];
+      json list = json::array();
+      for (const auto& [p, f] : v.files) {
+        for (const auto& id : who[{p, f.sha256}]) {
+          if (id != v.node_id) list.push_back({{"path", p}, {"node_id", id}, {"sha256", f.sha256}});
+        }
+      }
+      std::string body = json{{"holders", list}, {"term", term}}.dump();
+      size_t h = std::hash<std::string>()(list.dump());
+      {
+        std::lock_guard lock(mu);
+        if (list.empty() || sent_holders[v.node_id] == h) return;
+      }
+      if (!ctx.has_lease()) return;
+      auto r = Call(v.url, ctx.token, "POST", "/sync/holders", body, term);
+      if (r.ok() && r->status == 200) {
+        std::lock_guard lock(mu);
+        sent_holders[v.node_id] = h;
+      }
+    });
+  }
+
+  // Leader-triggered cleanup: POST /cleanup to every node above the high watermark.
+  void TriggerCleanup() {
+    std::map<std::string, std::string> errors;
+    auto members = Refresh(&errors);
+    uint64_t term = ctx.term();
+    for (const auto& m : members) {
+      NodeCache c;
+      {
+        std::lock_guard lock(mu);
+        c.disk_total = cache[m.node_id].disk_total;
+        c.disk_free = cache[m.node_id].disk_free;
+      }
+      if (c.disk_total == 0) continue;
+      double used = 1.0 - static_cast<double>(c.disk_free) / static_cast<double>(c.disk_total);
+      if (used <= ctx.high_watermark || !ctx.has_lease()) continue;
+      log::Info("cleanup: " + m.node_id + " at " + std::to_string(static_cast<int>(used * 100)) +
+                "% of its data volume: asking it to clean up");
+      auto r = Call(m.url, ctx.token, "POST", "/cleanup", json{{"term", term}}.dump(), term);
+      if (!r.ok() || r->status != 200) log::Warn("cleanup on " + m.node_id + " failed");
+    }
+  }
+
+  void Loop();
+};
+
+LeaderSync::LeaderSync(LeaderContext context) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = std::move(context);
+  impl_->owner = this;
+}
+LeaderSync::~LeaderSync() { Stop(); }
+
+void LeaderSync::Start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->thread = std::thread([impl = impl_.get()] { impl->Loop(); });
+}
+
+void LeaderSync::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started) return;
+    impl_->started = false;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  impl_->thread.join();
+}
+
+Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
+  Impl& s = *impl_;
+  if (kind == PlanKind::kTraining && s.ctx.training_nodes.empty()) {
+    return FailedPrecondition(
+        "no training node configured: give a host `role: nn_training` (or `all`) in "
+        "distributed_hosts.yaml");
+  }
+  PlanSummary sum;
+  sum.kind = kind == PlanKind::kTraining ? "training" : "replication";
+  sum.term = s.ctx.term();
+  sum.at_ms = RealTime().WallMillis();
+  auto members = s.Refresh(&sum.errors);
+  auto views = s.Views(members);
+  sync::Plan plan = kind == PlanKind::kTraining ? sync::PlanTraining(views, s.ctx.classes, {})
+                                                : sync::PlanReplication(views, s.ctx.classes, {});
+  sum.shortfalls = plan.shortfalls;
+  sum.pushes_not_done = plan.pushes.size();
+  std::map<std::string, std::string> url;
+  for (const auto& v : views) url[v.node_id] = v.url;
+  std::map<std::string, json> per_target;
+  for (const auto& p : plan.pulls) {
+    json sources = json::array();
+    for (const auto& id : p.sources) sources.push_back(url[id]);
+    per_target[p.target].push_back(
+        {{"path", p.path}, {"sha256", p.sha256}, {"size", p.size}, {"sources", sources}});
+    sum.pulls_per_node[p.target]++;
+    sum.bytes += p.size;
+  }
+  if (!s.ctx.has_lease()) return NotLeader("lease lost before issuing pulls");
+  std::vector<std::pair<std::string, json>> targets(per_target.begin(), per_target.end());
+  std::vector<std::string> errs(targets.size());
+  ForEachParallel(targets.size(), s.ctx.fetch_threads, [&](size_t i) {
+    if (!s.ctx.has_lease()) return void(errs[i] = "lease lost: not sent");
+    std::string body = json{{"files", targets[i].second}, {"term", sum.term}}.dump();
+    auto r = Call(url[targets[i].first], s.ctx.token, "POST", "/sync/pull", body, sum.term);
+    if (!r.ok()) errs[i] = r.status().ToString();
+    else if (r->status != 202) errs[i] = "HTTP " + std::to_string(r->status) + ": " + r->body;
+  });
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (!errs[i].empty()) sum.errors[targets[i].first] = errs[i];
+  }
+  s.SendHolders(views, sum.term);
+  std::lock_guard lock(s.mu);
+  sum.plan_id = "plan-" + std::to_string(s.next_plan++);
+  s.plans.push_front(sum);
+  while (s.plans.size() > kRecentPlans) s.plans.pop_back();
+  log::Info("sync: " + sum.plan_id + " (" + sum.kind + ") " + std::to_string(plan.pulls.size()) +
+            " pulls, " + std::to_string(sum.shortfalls.size()) + " shortfalls");
+  return sum;
+}
+
+std::vector<FanoutReply> LeaderSync::PostToAll(const std::string& path, const std::string& body) {
+  auto members = impl_->ctx.alive_members();
+  uint64_t term = impl_->ctx.term();
+  std::vector<FanoutReply> out(members.size());
+  ForEachParallel(members.size(), impl_->ctx.fetch_threads, [&](size_t i) {
+    out[i].node_id = members[i].node_id;
+    auto r = Call(members[i].url, impl_->ctx.token, "POST", path, body, term);
+    if (!r.ok()) {
+      out[i].error = r.status().ToString();
+      return;
+    }
+    out[i].status = r->status;
+    out[i].body = r->body;
+  });
+  return out;
+}
+
+std::vector<PlanSummary> LeaderSync::RecentPlans() const {
+  std::lock_guard lock(impl_->mu);
+  return {impl_->plans.begin(), impl_->plans.end()};
+}
+
+void LeaderSync::Impl::Loop() {
+  auto next_sync = Clock::now() + ctx.sync_interval;
+  auto next_cleanup = Clock::now() + ctx.cleanup_interval;
+  std::unique_lock lock(mu);
+  while (!stopping) {
+    cv.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; });
+    if (stopping) return;
+    lock.unlock();
+    auto now = Clock::now();
+    if (!ctx.has_lease()) {  // a new leader starts its rounds one interval after winning
+      next_sync = now + ctx.sync_interval;
+      next_cleanup = now + ctx.cleanup_interval;
+    } else if (now >= next_sync) {
+      next_sync = now + ctx.sync_interval;
+      if (!ctx.training_nodes.empty()) (void)owner->Run(PlanKind::kTraining);
+      (void)owner->Run(PlanKind::kReplication);
+    } else if (now >= next_cleanup) {
+      next_cleanup = now + ctx.cleanup_interval;
+      TriggerCleanup();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace rift::datasvc
