@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Not part of the test suite: timings on a shared
 # 2-core machine are noisy, so read ratios within one run.
-#   bench/run.sh [all|failover|detection|rss|health|sim]   (default: all)
+#   bench/run.sh [all|failover|detection|rss|health|sim|transfer]   (default: all)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -11,7 +11,7 @@ trials=${RIFT_BENCH_TRIALS:-9}
 
 deploy/bootstrap.sh deps --test >/dev/null
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target ringrift-p2p riftctl cluster_bench sim_convergence >/dev/null
+cmake --build "$build" --target ringrift-p2p riftctl cluster_bench sim_convergence transfer_bench >/dev/null
 export RIFT_P2P_BINARY="$here/$build/bin/ringrift-p2p"
 bench="$build/bench/cluster_bench"
 
@@ -53,17 +53,22 @@ run_health() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }
+run_transfer() {
+  section "transfer: ours vs nginx+curl vs rsync daemon (loopback, same disk, same run)"
+  bench/transfer.sh "$build"
+}
 run_sim() {
   section "simulated convergence (deterministic simulator)"
   "$build/tests/sim/sim_convergence"
 }
 
 case "$what" in
-  all) run_failover; run_detection; run_rss; run_health; run_sim ;;
+  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer ;;
   failover) run_failover ;;
   detection) run_detection ;;
   rss) run_rss ;;
   health) run_health ;;
   sim) run_sim ;;
+  transfer) run_transfer ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;
 esac

@@ -1,7 +1,18 @@
-// Transfer benchmark: one 1 GiB file pulled over loopback (written and fsynced), then 10,000
-// files of 4 KiB via POST /sync/files batches. Prints MiB/s, files/s and the RSS growth of this
-// process (server and client run in-process; the file is streamed, so growth should be ~0).
-// Usage: transfer_bench [dir] [MiB]   (dir defaults to a temp dir; removed at the end)
+// Transfer benchmark, driven by bench/transfer.sh (which also runs nginx+curl and an rsync
+// daemon over the same files in the same run). Server and client run in separate processes.
+//
+//   transfer_bench prepare DIR MiB    DIR/src/data/selfplay/big.bin (MiB, random) and
+//                                     DIR/src/data/selfplay/small/f0..f9999 (4 KiB each)
+//   transfer_bench serve DIR          seals DIR/src/data, serves GET /sync/file, POST /sync/files
+//                                     and GET /bench/manifest on 127.0.0.1:0; writes DIR/port;
+//                                     runs until SIGTERM
+//   transfer_bench big DIR URL        PullFile of big.bin into DIR/ours (verified, fsynced)
+//   transfer_bench small DIR URL      PullBatch of the 10,000 small files into DIR/ours
+//   transfer_bench nochange DIR URL   a sync round with nothing to do: Scan of DIR/ours, the
+//                                     source's manifest over HTTP, diff (prints files to pull)
+// Figures go to stdout as `key value` lines plus a human line on stderr.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,11 +20,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
 #include "orchestrator/api/http_server.h"
 #include "orchestrator/inventory/inventory.h"
+#include "orchestrator/net/http_client.h"
 #include "orchestrator/sync/transfer_client.h"
 #include "orchestrator/sync/transfer_server.h"
 
@@ -21,6 +35,9 @@ namespace fs = std::filesystem;
 using namespace rift;
 
 namespace {
+
+constexpr const char* kToken = "bench-token";
+constexpr int kSmallFiles = 10000;
 
 long RssKiB() {
   std::ifstream in("/proc/self/status");
@@ -35,6 +52,17 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+[[noreturn]] void Die(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "transfer_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
+  std::exit(1);
+}
+
 std::unique_ptr<inventory::Inventory> OpenInv(const std::string& dir) {
   fs::create_directories(dir + "/data");
   fs::create_directories(dir + "/state");
@@ -43,25 +71,15 @@ std::unique_ptr<inventory::Inventory> OpenInv(const std::string& dir) {
   o.db_path = dir + "/state/inventory.db";
   o.quiet_period = std::chrono::milliseconds(0);
   auto r = inventory::Inventory::Open(o);
-  if (!r.ok()) {
-    std::fprintf(stderr, "inventory: %s\n", r.status().ToString().c_str());
-    std::exit(1);
-  }
+  if (!r.ok()) Die("inventory", r.status());
   return std::move(r).value();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string base = argc > 1 ? argv[1] : fs::temp_directory_path().string();
-  uint64_t mib = argc > 2 ? std::stoull(argv[2]) : 1024;
-  std::string dir = base + "/transfer_bench." + std::to_string(::getpid());
-  auto src = OpenInv(dir + "/src");
-  auto dst = OpenInv(dir + "/dst");
-  std::string src_root = dir + "/src/data", dst_root = dir + "/dst/data";
-  fs::create_directories(src_root + "/selfplay/small");
+int Prepare(const std::string& dir, uint64_t mib) {
+  std::string root = dir + "/src/data/selfplay";
+  fs::create_directories(root + "/small");
   {
-    std::ofstream out(src_root + "/selfplay/big.bin", std::ios::binary);
+    std::ofstream out(root + "/big.bin", std::ios::binary);
     std::mt19937_64 rng(1);
     std::vector<uint64_t> buf(1 << 17);
     for (uint64_t i = 0; i < mib; ++i) {
@@ -69,53 +87,163 @@ int main(int argc, char** argv) {
       out.write(reinterpret_cast<const char*>(buf.data()), 1 << 20);
     }
   }
-  (void)src->SealNow("selfplay/big.bin", 1);
-  api::Router router("bench-token");
-  sync::RegisterTransferRoutes(&router, {src_root, src.get(), 8, 1000});
+  std::string data(4096, 'x');
+  for (int i = 0; i < kSmallFiles; ++i) {
+    std::memcpy(data.data(), &i, sizeof i);
+    std::ofstream(root + "/small/f" + std::to_string(i), std::ios::binary) << data;
+  }
+  return 0;
+}
+
+int Serve(const std::string& dir) {
+  auto src = OpenInv(dir + "/src");
+  if (auto s = src->Scan(NowMs()); !s.ok()) Die("scan", s.status());
+  if (auto s = src->Scan(NowMs() + 1000); !s.ok()) Die("scan", s.status());  // quiet 0: seal
+  api::Router router(kToken);
+  sync::RegisterTransferRoutes(&router, {dir + "/src/data", src.get(), 8, 1000});
+  inventory::Inventory* inv = src.get();
+  router.Add("GET", "/bench/manifest", [inv](const api::HttpRequest& req) {
+    uint64_t cursor = 0;
+    if (auto it = req.query.find("cursor"); it != req.query.end()) cursor = std::stoull(it->second);
+    inventory::Manifest m = inv->ManifestSince(cursor);
+    nlohmann::json out = {{"next_cursor", m.next_cursor}, {"more", m.more}};
+    auto& files = out["files"] = nlohmann::json::array();
+    for (const auto& r : m.records) {
+      files.push_back({{"path", r.path}, {"size", r.size}, {"sha256", r.sha256},
+                       {"sealed", r.sealed}, {"deleted", r.deleted}});
+    }
+    return api::JsonResponse(200, out.dump());
+  });
   api::ServerOptions so;
   so.bind_host = "127.0.0.1";
   so.port = 0;
   api::HttpServer server(&router, so);
-  if (!server.Bind().ok() || !server.Serve().ok()) return 1;
-  std::string url = "http://127.0.0.1:" + std::to_string(server.port());
-  auto rec = src->Get("selfplay/big.bin");
+  if (auto s = server.Bind(); !s.ok()) Die("bind", s);
+  if (auto s = server.Serve(); !s.ok()) Die("serve", s);
+  std::ofstream(dir + "/port.tmp") << server.port() << "\n";
+  fs::rename(dir + "/port.tmp", dir + "/port");
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);  // the signals are blocked in main() before any thread starts
+  server.Stop();
+  return 0;
+}
+
+struct Entry {
+  uint64_t size;
+  std::string sha256;
+};
+
+// The source's sealed files, as a puller sees them (paged manifest over HTTP).
+std::map<std::string, Entry> FetchManifest(const std::string& url) {
+  net::ClientOptions co;
+  co.auth_token = kToken;
+  co.read_timeout = std::chrono::milliseconds(30000);
+  auto client = net::HttpClient::Create(url, co);
+  if (!client.ok()) Die("client", client.status());
+  std::map<std::string, Entry> out;
+  uint64_t cursor = 0;
+  for (;;) {
+    auto r = (*client)->Get("/bench/manifest?cursor=" + std::to_string(cursor));
+    if (!r.ok()) Die("manifest", r.status());
+    auto j = nlohmann::json::parse(r->body);
+    for (const auto& f : j["files"]) {
+      if (f["deleted"].get<bool>() || !f["sealed"].get<bool>()) {
+        out.erase(f["path"].get<std::string>());
+        continue;
+      }
+      out[f["path"].get<std::string>()] = {f["size"].get<uint64_t>(),
+                                           f["sha256"].get<std::string>()};
+    }
+    cursor = j["next_cursor"].get<uint64_t>();
+    if (!j["more"].get<bool>()) break;
+  }
+  return out;
+}
+
+sync::PullOptions Opts(inventory::Inventory* dst, const std::string& dir) {
   sync::PullOptions opt;
-  opt.data_root = dst_root;
-  opt.inventory = dst.get();
+  opt.data_root = dir + "/ours/data";
+  opt.inventory = dst;
+  return opt;
+}
+
+int Big(const std::string& dir, const std::string& url) {
+  auto dst = OpenInv(dir + "/ours");
+  auto manifest = FetchManifest(url);
+  const Entry& e = manifest.at("selfplay/big.bin");
   long rss0 = RssKiB();
   auto t0 = std::chrono::steady_clock::now();
-  auto r = sync::PullFile({rec->path, rec->sha256, rec->size, {url}, "bench-token"}, opt);
+  auto r = sync::PullFile({"selfplay/big.bin", e.sha256, e.size, {url}, kToken},
+                          Opts(dst.get(), dir));
   double secs = Since(t0);
-  if (!r.ok()) {
-    std::fprintf(stderr, "pull: %s\n", r.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("transfer_bench: %llu MiB pulled+verified+fsynced in %.2f s = %.0f MiB/s; "
-              "RSS growth (server+client) %ld KiB\n",
-              static_cast<unsigned long long>(mib), secs, mib / secs, RssKiB() - rss0);
-  sync::BatchRequest batch{{}, {url}, "bench-token"};
-  std::string data(4096, 'x');
-  for (int i = 0; i < 10000; ++i) {
-    std::string rel = "selfplay/small/f" + std::to_string(i);
-    std::memcpy(data.data(), &i, sizeof i);
-    std::ofstream(src_root + "/" + rel, std::ios::binary) << data;
-  }
-  (void)src->Scan(1);
-  (void)src->Scan(100000);  // quiet period 0: sealed now
-  for (const auto& f : src->Sealed()) {
-    if (f.path.rfind("selfplay/small/", 0) == 0) batch.files.push_back({f.path, f.sha256, f.size});
-  }
-  rss0 = RssKiB();
-  t0 = std::chrono::steady_clock::now();
-  auto b = sync::PullBatch(batch, opt);
-  secs = Since(t0);
-  if (!b.ok()) return 1;
-  std::printf("transfer_bench: %llu x 4 KiB files in %.2f s = %.0f files/s (%zu failed); "
-              "RSS growth %ld KiB\n",
-              static_cast<unsigned long long>(b->files_ok), secs, b->files_ok / secs,
-              b->failed.size(), RssKiB() - rss0);
-  server.Stop();
-  std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (!r.ok()) Die("pull", r.status());
+  double mib = static_cast<double>(e.size) / (1 << 20);
+  std::printf("big_mib_s %.1f\nbig_secs %.3f\nbig_client_rss_growth_kib %ld\n", mib / secs, secs,
+              RssKiB() - rss0);
   return 0;
+}
+
+int Small(const std::string& dir, const std::string& url) {
+  auto dst = OpenInv(dir + "/ours");
+  auto manifest = FetchManifest(url);
+  sync::BatchRequest batch{{}, {url}, kToken};
+  for (const auto& [path, e] : manifest) {
+    if (path.rfind("selfplay/small/", 0) == 0) batch.files.push_back({path, e.sha256, e.size});
+  }
+  long rss0 = RssKiB();
+  auto t0 = std::chrono::steady_clock::now();
+  auto b = sync::PullBatch(batch, Opts(dst.get(), dir));
+  double secs = Since(t0);
+  if (!b.ok()) Die("batch", b.status());
+  std::printf("small_files_s %.0f\nsmall_secs %.3f\nsmall_failed %zu\nsmall_rss_growth_kib %ld\n",
+              b->files_ok / secs, secs, b->failed.size(), RssKiB() - rss0);
+  return b->failed.empty() && b->files_ok == batch.files.size() ? 0 : 1;
+}
+
+// What a sync round does when nothing changed: rescan the local tree (stat only; nothing is
+// rehashed), read the source's manifest, and diff by (path, sha256).
+int NoChange(const std::string& dir, const std::string& url) {
+  auto dst = OpenInv(dir + "/ours");
+  auto t0 = std::chrono::steady_clock::now();
+  auto scan = dst->Scan(NowMs());
+  if (!scan.ok()) Die("scan", scan.status());
+  auto manifest = FetchManifest(url);
+  std::map<std::string, std::string> have;
+  for (const auto& r : dst->Sealed()) have[r.path] = r.sha256;
+  size_t to_pull = 0;
+  for (const auto& [path, e] : manifest) {
+    if (path.rfind("selfplay/small/", 0) != 0) continue;
+    auto it = have.find(path);
+    if (it == have.end() || it->second != e.sha256) ++to_pull;
+  }
+  double secs = Since(t0);
+  std::printf("nochange_ms %.0f\nnochange_scanned %llu\nnochange_to_pull %zu\n", secs * 1000,
+              static_cast<unsigned long long>(scan->files), to_pull);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "prepare" && argc == 4) return Prepare(argv[2], std::stoull(argv[3]));
+  if (mode == "serve" && argc == 3) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return Serve(argv[2]);
+  }
+  if (mode == "big" && argc == 4) return Big(argv[2], argv[3]);
+  if (mode == "small" && argc == 4) return Small(argv[2], argv[3]);
+  if (mode == "nochange" && argc == 4) return NoChange(argv[2], argv[3]);
+  std::fprintf(stderr,
+               "usage: transfer_bench prepare DIR MiB | serve DIR | big DIR URL | small DIR URL "
+               "| nochange DIR URL   (see bench/transfer.sh)\n");
+  return 2;
 }

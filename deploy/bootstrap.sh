@@ -17,7 +17,7 @@ cd "$here"
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev
   libyaml-cpp-dev libssh-dev libsqlite3-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   libssl-dev libsystemd-dev)
-TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps)
+TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light rsync)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
