@@ -1,5 +1,8 @@
 #include "orchestrator/datasvc/data_service.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -54,11 +57,12 @@ struct DataService::Impl {
   std::vector<std::thread> workers;
 
   void ScanLoop() {
-    bool first = true;
+    bool first = true, asked = false;
     while (!stopping) {
       auto stats = inv->Scan(NowMs());
       DataFigures f;
-      bool recount = first || (stats.ok() && (stats->changed || stats->sealed || stats->removed));
+      bool recount = first || asked ||
+                     (stats.ok() && (stats->changed || stats->sealed || stats->removed));
       if (recount) {
         auto sealed = inv->Sealed();
         f.sealed = sealed.size();
@@ -75,8 +79,26 @@ struct DataService::Impl {
         figures.bytes = f.bytes;
       }
       scan_cv.wait_for(lock, options.scan_interval, [this] { return stopping || scan_soon; });
+      asked = scan_soon;
       scan_soon = false;
     }
+  }
+
+  // Gives a received file its source's mtime (the planner ranks versions by mtime, so a late
+  // copy of an old version must not look newer than the source's newer version), then records
+  // the new stat (same sha256: no new version).
+  void KeepSourceMtime(const PullSpec& f) {
+    if (f.mtime_ns <= 0) return;
+    std::string full = options.data_root + "/" + f.path;
+    struct timespec ts[2] = {{f.mtime_ns / 1000000000, f.mtime_ns % 1000000000},
+                             {f.mtime_ns / 1000000000, f.mtime_ns % 1000000000}};
+    struct stat st{};
+    if (utimensat(AT_FDCWD, full.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0 ||
+        lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return;
+    }
+    int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    (void)inv->RecordReceived(f.path, static_cast<uint64_t>(st.st_size), mtime, f.sha256, NowMs());
   }
 
   sync::PullOptions PullOpts(const std::string& id) {
@@ -114,6 +136,7 @@ struct DataService::Impl {
       t->bytes_resumed = r->bytes_resumed;
       t->bytes_done = f.size;
       t->source = r->source;
+      KeepSourceMtime(f);
       return;
     }
     sync::BatchRequest req;
@@ -128,6 +151,11 @@ struct DataService::Impl {
     t->bytes_received = r->bytes_received;
     t->bytes_done = r->bytes_received;
     t->source = req.sources.front();
+    std::set<std::string> failed;
+    for (const auto& [path, st] : r->failed) failed.insert(path);
+    for (const auto& f : job.files) {
+      if (!failed.count(f.path)) KeepSourceMtime(f);
+    }
     if (!r->failed.empty()) {
       t->error = std::to_string(r->failed.size()) + " of " + std::to_string(job.files.size()) +
                  " files failed; first: " + r->failed.front().first + ": " +
@@ -169,6 +197,8 @@ struct DataService::Impl {
     figures.bytes_received += t.bytes_received;
     figures.bytes_resumed += t.bytes_resumed;
     if (!t.error.empty()) log::Warn("transfer " + t.id + " (" + t.path + "): " + t.error);
+    scan_soon = true;  // refresh the figures with what arrived
+    scan_cv.notify_all();
     history.push_front(std::move(t));
     while (history.size() > options.history) history.pop_back();
   }

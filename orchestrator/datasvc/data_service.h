@@ -48,6 +48,7 @@ struct PullSpec {
   std::string sha256;
   uint64_t size = 0;
   std::vector<std::string> sources;  // base URLs, best first
+  int64_t mtime_ns = 0;  // the source's mtime, given to the received file (0 = keep arrival time)
 };
 
 // One transfer: a single file, or a batch of small files (path = first file, files = count).

@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 constexpr size_t kRecentPlans = 16;
 constexpr size_t kManifestPage = 5000;
+constexpr auto kPendingTtl = std::chrono::seconds(120);
 
 struct NodeCache {
   uint64_t cursor = 0;
@@ -99,7 +100,11 @@ struct LeaderSync::Impl {
   LeaderContext ctx;
   mutable std::mutex mu;  // cache, sent_holders, plans, next_plan
   std::map<std::string, NodeCache> cache;
-  std::map<std::string, size_t> sent_holders;  // node -> hash of the last holders body
+  std::map<std::string, size_t> sent_holders;
+  // Pulls issued and not yet seen in the target's manifest: (target, path) -> record, when.
+  // Counted as held while fresh, so rounds in quick succession do not place extra copies.
+  std::map<std::pair<std::string, std::string>, std::pair<inventory::FileRecord, TimePoint>>
+      pending;  // node -> hash of the last holders body
   std::deque<PlanSummary> plans;
   uint64_t next_plan = 1;
   std::condition_variable cv;
@@ -146,6 +151,17 @@ struct LeaderSync::Impl {
       v.disk_free = c.disk_free;
       v.high_watermark = ctx.high_watermark;
       v.files = c.files;
+      for (auto it = pending.begin(); it != pending.end();) {
+        const auto& [key, val] = *it;
+        auto held = c.files.find(key.second);
+        bool arrived = held != c.files.end() && held->second.sha256 == val.first.sha256;
+        if (arrived || Clock::now() - val.second > kPendingTtl) {
+          it = pending.erase(it);
+          continue;
+        }
+        if (key.first == m.node_id && !v.files.count(key.second)) v.files[key.second] = val.first;
+        ++it;
+      }
       views.push_back(std::move(v));
     }
     return views;
@@ -246,14 +262,22 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
                                                 : sync::PlanReplication(views, s.ctx.classes, {});
   sum.shortfalls = plan.shortfalls;
   sum.pushes_not_done = plan.pushes.size();
+  std::map<std::string, const sync::NodeView*> by_id;
   std::map<std::string, std::string> url;
-  for (const auto& v : views) url[v.node_id] = v.url;
+  for (const auto& v : views) {
+    url[v.node_id] = v.url;
+    by_id[v.node_id] = &v;
+  }
   std::map<std::string, json> per_target;
+  std::vector<std::pair<std::string, inventory::FileRecord>> issued;
   for (const auto& p : plan.pulls) {
     json sources = json::array();
     for (const auto& id : p.sources) sources.push_back(url[id]);
-    per_target[p.target].push_back(
-        {{"path", p.path}, {"sha256", p.sha256}, {"size", p.size}, {"sources", sources}});
+    inventory::FileRecord rec;
+    if (!p.sources.empty()) rec = by_id[p.sources.front()]->files.at(p.path);
+    per_target[p.target].push_back({{"path", p.path}, {"sha256", p.sha256}, {"size", p.size},
+                                    {"sources", sources}, {"mtime_ns", rec.mtime_ns}});
+    issued.emplace_back(p.target, rec);
     sum.pulls_per_node[p.target]++;
     sum.bytes += p.size;
   }
@@ -269,6 +293,12 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
   });
   for (size_t i = 0; i < targets.size(); ++i) {
     if (!errs[i].empty()) sum.errors[targets[i].first] = errs[i];
+  }
+  {
+    std::lock_guard lock(s.mu);
+    for (const auto& [target, rec] : issued) {
+      if (!sum.errors.count(target)) s.pending[{target, rec.path}] = {rec, Clock::now()};
+    }
   }
   s.SendHolders(views, sum.term);
   std::lock_guard lock(s.mu);

@@ -80,7 +80,8 @@ Result<std::vector<PullSpec>> ParsePulls(const json& body) {
         !f.value("sources", json()).is_array()) {
       return InvalidArgument("files[]: expected {path, sha256, size, sources:[url]}");
     }
-    PullSpec p{f["path"], f.value("sha256", ""), f.value("size", uint64_t{0}), {}};
+    PullSpec p{f["path"], f.value("sha256", ""), f.value("size", uint64_t{0}), {},
+               f.value("mtime_ns", int64_t{0})};
     for (const auto& s : f["sources"]) {
       if (s.is_string()) p.sources.push_back(s);
     }
