@@ -35,6 +35,8 @@ int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ostream& e
 
   Commands commands;
   RegisterStatusCommands(app, commands);
+  RegisterSyncCommands(app, commands);
+  RegisterCleanupCommands(app, commands);
 #ifdef RIFT_CLI_HAVE_SETTINGS
   RegisterConfigCommands(app, commands);
 #endif

@@ -19,5 +19,7 @@ inline int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ost
 // One registration function per command group (cmd_<group>.cc).
 void RegisterStatusCommands(CLI::App& app, Commands& commands);
 void RegisterConfigCommands(CLI::App& app, Commands& commands);
+void RegisterSyncCommands(CLI::App& app, Commands& commands);
+void RegisterCleanupCommands(CLI::App& app, Commands& commands);
 
 }  // namespace rift::cli

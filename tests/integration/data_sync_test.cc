@@ -337,5 +337,31 @@ TEST_F(DataSyncTest, AKilledSourceIsReplacedByAnotherHolder) {
   ASSERT_TRUE(WaitFor([] { return Leader() && AllSeeAll(); }, seconds(20)));
 }
 
+TEST_F(DataSyncTest, RiftctlRunsRoundsShowsTransfersAndPlansCleanupThroughTheLeader) {
+  Daemon* follower = nullptr;
+  for (auto* n : nodes_) {
+    if (n != Leader()) follower = n;
+  }
+  ASSERT_NE(follower, nullptr);
+  auto ctl = [&](std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = {RiftctlBinary(), "--addr", follower->url(), "--token", kToken};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, out, seconds(30));
+  };
+  std::string out;
+  EXPECT_EQ(ctl({"sync", "start"}, &out), 0) << out;  // follows the 421 to the leader
+  EXPECT_NE(out.find("plan-"), std::string::npos) << out;
+  EXPECT_EQ(ctl({"sync", "training"}, &out), 0) << out;
+  EXPECT_EQ(ctl({"sync", "status", "--watch", "--interval", "0.2"}, &out), 0) << out;
+  EXPECT_NE(out.find("STATE"), std::string::npos) << out;
+  EXPECT_EQ(ctl({"-o", "json", "cleanup", "--all", "--dry-run"}, &out), 0) << out;
+  json j = json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["nodes"].size(), static_cast<size_t>(kNodes)) << out;
+  EXPECT_EQ(ctl({"cleanup", "--node", "n3", "--dry-run"}, &out), 0) << out;
+  EXPECT_NE(out.find("n3: would delete"), std::string::npos) << out;
+  EXPECT_EQ(ctl({"cleanup", "--files", "x"}, &out), 2) << out;  // --reason missing
+}
+
 }  // namespace
 }  // namespace rift::testing
