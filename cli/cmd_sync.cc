@@ -52,11 +52,12 @@ int RunRound(Context& ctx, const std::string& path) {
   for (auto& [node, n] : j.value("pulls_per_node", json::object()).items()) {
     pulls += (pulls.empty() ? "" : ", ") + node + ": " + n.dump();
   }
-  PrintKeyValues(ctx.out, {{"plan", j.value("plan_id", "") + " (" + j.value("kind", "") + ")"},
-                           {"pulls", pulls.empty() ? "none needed" : pulls},
-                           {"bytes", Bytes(j.value("bytes", 0.0))},
-                           {"shortfalls", std::to_string(j.value("shortfalls", json::array()).size())},
-                           {"errors", std::to_string(j.value("errors", json::object()).size())}});
+  PrintKeyValues(ctx.out,
+                 {{"plan", j.value("plan_id", "") + " (" + j.value("kind", "") + ")"},
+                  {"pulls", pulls.empty() ? "none needed" : pulls},
+                  {"bytes", Bytes(j.value("bytes", 0.0))},
+                  {"shortfalls", std::to_string(j.value("shortfalls", json::array()).size())},
+                  {"errors", std::to_string(j.value("errors", json::object()).size())}});
   for (const auto& s : j.value("shortfalls", json::array())) {
     ctx.out << "  shortfall: " << s.value("path", "") << ": " << s.value("reason", "") << '\n';
   }
@@ -111,11 +112,13 @@ int RunStatus(Context& ctx, bool watch, double interval_s) {
 void RegisterSyncCommands(CLI::App& app, Commands& commands) {
   CLI::App* sync = app.add_subcommand("sync", "Data sync (leader rounds, transfers)");
   sync->require_subcommand(1);
-  commands.Add(sync->add_subcommand("start", "Bring every file class to its replication target "
-                                             "(leader; follows a redirect)"),
+  commands.Add(sync->add_subcommand("start",
+                                    "Bring every file class to its replication target "
+                                    "(leader; follows a redirect)"),
                [](Context& ctx) { return RunRound(ctx, "/sync/start"); });
-  commands.Add(sync->add_subcommand("training", "Bring every sealed selfplay file to the training "
-                                                "nodes (leader; follows a redirect)"),
+  commands.Add(sync->add_subcommand("training",
+                                    "Bring every sealed selfplay file to the training "
+                                    "nodes (leader; follows a redirect)"),
                [](Context& ctx) { return RunRound(ctx, "/sync/training"); });
   auto watch = std::make_shared<bool>(false);
   auto interval = std::make_shared<double>(1.0);
@@ -123,7 +126,8 @@ void RegisterSyncCommands(CLI::App& app, Commands& commands) {
   status->add_flag("--watch", *watch, "Refresh until no transfer is active");
   status->add_option("--interval", *interval, "Refresh interval in seconds (--watch)")
       ->check(CLI::PositiveNumber);
-  commands.Add(status, [watch, interval](Context& ctx) { return RunStatus(ctx, *watch, *interval); });
+  commands.Add(status,
+               [watch, interval](Context& ctx) { return RunStatus(ctx, *watch, *interval); });
 }
 
 }  // namespace rift::cli

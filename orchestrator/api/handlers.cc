@@ -22,9 +22,13 @@ HttpResponse Json(int status, const json& j) {
 json NullableString(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
 
 json DataJson(const DataStats& d) {
-  return {{"files", d.files}, {"sealed_files", d.sealed_files}, {"sealed_bytes", d.sealed_bytes},
-          {"transfers_active", d.transfers_active}, {"transfers_queued", d.transfers_queued},
-          {"transfers_failed", d.transfers_failed}, {"bytes_received", d.bytes_received}};
+  return {{"files", d.files},
+          {"sealed_files", d.sealed_files},
+          {"sealed_bytes", d.sealed_bytes},
+          {"transfers_active", d.transfers_active},
+          {"transfers_queued", d.transfers_queued},
+          {"transfers_failed", d.transfers_failed},
+          {"bytes_received", d.bytes_received}};
 }
 
 bool IsHealthyState(const PublishedState& s) { return IsHealthy(s.system); }

@@ -61,8 +61,8 @@ struct DataService::Impl {
     while (!stopping) {
       auto stats = inv->Scan(NowMs());
       DataFigures f;
-      bool recount = first || asked ||
-                     (stats.ok() && (stats->changed || stats->sealed || stats->removed));
+      bool recount =
+          first || asked || (stats.ok() && (stats->changed || stats->sealed || stats->removed));
       if (recount) {
         auto sealed = inv->Sealed();
         f.sealed = sealed.size();
@@ -92,7 +92,7 @@ struct DataService::Impl {
     std::string full = options.data_root + "/" + f.path;
     struct timespec ts[2] = {{f.mtime_ns / 1000000000, f.mtime_ns % 1000000000},
                              {f.mtime_ns / 1000000000, f.mtime_ns % 1000000000}};
-    struct stat st{};
+    struct stat st {};
     if (utimensat(AT_FDCWD, full.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0 ||
         lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       return;
@@ -321,7 +321,8 @@ Result<SubmitResult> DataService::Submit(std::vector<PullSpec> files) {
     }
   }
   for (auto& [sources, group] : small) {
-    if (!group.empty()) s.Enqueue(std::move(group), true, out.request_id + "." + std::to_string(++n));
+    if (!group.empty())
+      s.Enqueue(std::move(group), true, out.request_id + "." + std::to_string(++n));
   }
   s.work_cv.notify_all();
   return out;

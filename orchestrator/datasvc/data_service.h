@@ -19,8 +19,8 @@ namespace rift::datasvc {
 
 struct DataOptions {
   std::string node_id;
-  std::string data_root;  // absolute $RINGRIFT_DIR/data
-  std::string db_path;    // $RINGRIFT_DIR/state/inventory.db
+  std::string data_root;                      // absolute $RINGRIFT_DIR/data
+  std::string db_path;                        // $RINGRIFT_DIR/state/inventory.db
   std::vector<inventory::FileClass> classes;  // empty = inventory::DefaultFileClasses()
   std::chrono::milliseconds quiet_period{30000};
   std::chrono::milliseconds scan_interval{2000};

@@ -275,8 +275,11 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
     for (const auto& id : p.sources) sources.push_back(url[id]);
     inventory::FileRecord rec;
     if (!p.sources.empty()) rec = by_id[p.sources.front()]->files.at(p.path);
-    per_target[p.target].push_back({{"path", p.path}, {"sha256", p.sha256}, {"size", p.size},
-                                    {"sources", sources}, {"mtime_ns", rec.mtime_ns}});
+    per_target[p.target].push_back({{"path", p.path},
+                                    {"sha256", p.sha256},
+                                    {"size", p.size},
+                                    {"sources", sources},
+                                    {"mtime_ns", rec.mtime_ns}});
     issued.emplace_back(p.target, rec);
     sum.pulls_per_node[p.target]++;
     sum.bytes += p.size;
@@ -288,8 +291,10 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
     if (!s.ctx.has_lease()) return void(errs[i] = "lease lost: not sent");
     std::string body = json{{"files", targets[i].second}, {"term", sum.term}}.dump();
     auto r = Call(url[targets[i].first], s.ctx.token, "POST", "/sync/pull", body, sum.term);
-    if (!r.ok()) errs[i] = r.status().ToString();
-    else if (r->status != 202) errs[i] = "HTTP " + std::to_string(r->status) + ": " + r->body;
+    if (!r.ok())
+      errs[i] = r.status().ToString();
+    else if (r->status != 202)
+      errs[i] = "HTTP " + std::to_string(r->status) + ": " + r->body;
   });
   for (size_t i = 0; i < targets.size(); ++i) {
     if (!errs[i].empty()) sum.errors[targets[i].first] = errs[i];

@@ -39,7 +39,7 @@ struct LeaderContext {
   std::function<bool()> has_lease;
   std::function<uint64_t()> term;
   std::function<std::vector<MemberRef>()> alive_members;  // including this node
-  std::set<std::string> training_nodes;                    // from hosts' roles
+  std::set<std::string> training_nodes;                   // from hosts' roles
   std::vector<inventory::FileClass> classes;
   double high_watermark = 0.80;
   std::chrono::seconds sync_interval{60};

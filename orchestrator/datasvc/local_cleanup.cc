@@ -52,8 +52,8 @@ bool VerifyHolder(const std::string& url, const std::string& token, const std::s
     return head.status == 206;  // a 200 would stream the whole file: stop
   };
   h.on_data = [](const char*, size_t) { return true; };
-  auto r = (*client)->Stream("GET", "/sync/file?path=" + UrlEncode(path), {{"Range", "bytes=0-0"}},
-                             h);
+  auto r =
+      (*client)->Stream("GET", "/sync/file?path=" + UrlEncode(path), {{"Range", "bytes=0-0"}}, h);
   return match && r.ok() && r->status == 206;
 }
 
@@ -66,7 +66,7 @@ std::string Join(const std::vector<std::string>& v) {
 }  // namespace
 
 Result<cleanup::Volume> MeasureVolume(const std::string& dir) {
-  struct statvfs v{};
+  struct statvfs v {};
   if (statvfs(dir.c_str(), &v) != 0) return Internal("statvfs " + dir + " failed");
   return cleanup::Volume{static_cast<uint64_t>(v.f_blocks) * v.f_frsize,
                          static_cast<uint64_t>(v.f_bavail) * v.f_frsize};
@@ -84,7 +84,7 @@ Status UnlinkBeneath(const std::string& root, const std::string& rel) {
     if (next < 0) return PermissionDenied(rel + ": directory missing or a symlink");
     dir = next;
   }
-  struct stat st{};
+  struct stat st {};
   Status out = Status::Ok();
   if (fstatat(dir, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     out = NotFound(rel + ": no such file");
@@ -146,8 +146,8 @@ Result<CleanupOutcome> RunLocalCleanup(DataService* data, const CleanupRequest& 
       for (const auto& h : c.holders) {
         out.holders_checked++;
         std::string url = url_of(h.node_id);
-        if (!url.empty() && VerifyHolder(url, data->options().token, c.record.path,
-                                         c.record.sha256)) {
+        if (!url.empty() &&
+            VerifyHolder(url, data->options().token, c.record.path, c.record.sha256)) {
           ok.push_back(h);
         }
       }
@@ -166,9 +166,9 @@ Result<CleanupOutcome> RunLocalCleanup(DataService* data, const CleanupRequest& 
     }
     (void)inv->RecordDeleted(d.path, RealTime().WallMillis());
     out.deleted.push_back(d.path);
-    log::Info("cleanup: deleted " + d.path + " (" + std::to_string(d.size) + " bytes): " +
-              (req.explicit_files && !req.reason.empty() ? req.reason + "; " : "") + d.reason +
-              "; justified by [" + Join(d.justified_by) + "]");
+    log::Info("cleanup: deleted " + d.path + " (" + std::to_string(d.size) +
+              " bytes): " + (req.explicit_files && !req.reason.empty() ? req.reason + "; " : "") +
+              d.reason + "; justified by [" + Join(d.justified_by) + "]");
   }
   return out;
 }

@@ -8,25 +8,32 @@ namespace {
 json OutcomeJson(const std::string& node_id, bool dry_run, const CleanupOutcome& o) {
   json dels = json::array(), refused = json::array(), failed = json::array();
   for (const auto& d : o.plan.deletions) {
-    dels.push_back({{"path", d.path}, {"size", d.size}, {"reason", d.reason},
+    dels.push_back({{"path", d.path},
+                    {"size", d.size},
+                    {"reason", d.reason},
                     {"justified_by", d.justified_by}});
   }
   for (const auto& r : o.plan.refusals) refused.push_back({{"path", r.path}, {"reason", r.reason}});
   for (const auto& r : o.failed) failed.push_back({{"path", r.path}, {"reason", r.reason}});
   double used = o.volume.total ? 1.0 - double(o.volume.free) / double(o.volume.total) : 0;
-  return {{"node_id", node_id}, {"dry_run", dry_run},
+  return {{"node_id", node_id},
+          {"dry_run", dry_run},
           {"volume", {{"total", o.volume.total}, {"free", o.volume.free}, {"used_fraction", used}}},
-          {"needed", o.plan.needed}, {"bytes_to_free", o.plan.bytes_to_free},
+          {"needed", o.plan.needed},
+          {"bytes_to_free", o.plan.bytes_to_free},
           {"bytes_freed", o.plan.bytes_freed},
-          {"reaches_low_watermark", o.plan.reaches_low_watermark}, {"deletions", dels},
-          {"deleted", o.deleted}, {"refused", refused}, {"failed", failed},
-          {"holders_checked", o.holders_checked}, {"holders_verified", o.holders_verified}};
+          {"reaches_low_watermark", o.plan.reaches_low_watermark},
+          {"deletions", dels},
+          {"deleted", o.deleted},
+          {"refused", refused},
+          {"failed", failed},
+          {"holders_checked", o.holders_checked},
+          {"holders_verified", o.holders_verified}};
 }
 
 api::HttpResponse Local(const RouteContext& c, const CleanupRequest& req) {
-  auto o = RunLocalCleanup(c.data, req, [node = c.node](const std::string& id) {
-    return UrlOf(node, id);
-  });
+  auto o = RunLocalCleanup(c.data, req,
+                           [node = c.node](const std::string& id) { return UrlOf(node, id); });
   if (!o.ok()) return api::ErrorResponse(o.status());
   return Json(200, OutcomeJson(c.data->options().node_id, req.dry_run, *o));
 }
@@ -37,8 +44,8 @@ api::HttpResponse Fanout(const RouteContext& c, json body) {
   json nodes = json::object();
   for (const auto& r : c.leader->PostToAll("/cleanup", body.dump())) {
     json j = json::parse(r.body, nullptr, false);
-    nodes[r.node_id] = {{"status", r.status}, {"error", r.error},
-                        {"result", j.is_discarded() ? json(r.body) : j}};
+    nodes[r.node_id] = {
+        {"status", r.status}, {"error", r.error}, {"result", j.is_discarded() ? json(r.body) : j}};
   }
   return Json(200, {{"scope", "cluster"}, {"nodes", nodes}});
 }

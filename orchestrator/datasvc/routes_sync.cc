@@ -1,8 +1,8 @@
 #include <charconv>
 
+#include "orchestrator/api/handlers.h"
 #include "orchestrator/datasvc/local_cleanup.h"
 #include "orchestrator/datasvc/routes_internal.h"
-#include "orchestrator/api/handlers.h"
 #include "orchestrator/sync/transfer_server.h"
 
 namespace rift::datasvc {
@@ -54,20 +54,29 @@ uint64_t QueryU64(const api::HttpRequest& req, const char* key, uint64_t def) {
 }
 
 api::HttpResponse Manifest(const RouteContext& c, const api::HttpRequest& req) {
-  auto m = c.data->inventory()->ManifestSince(QueryU64(req, "cursor", 0),
-                                              std::clamp<uint64_t>(QueryU64(req, "limit", 5000), 1, 20000));
+  auto m = c.data->inventory()->ManifestSince(
+      QueryU64(req, "cursor", 0), std::clamp<uint64_t>(QueryU64(req, "limit", 5000), 1, 20000));
   json recs = json::array();
   for (const auto& r : m.records) {
-    recs.push_back({{"path", r.path}, {"size", r.size}, {"mtime_ns", r.mtime_ns},
-                    {"sha256", r.sha256}, {"class", r.klass}, {"version", r.version},
-                    {"sealed", r.sealed}, {"deleted", r.deleted}, {"seq", r.seq}});
+    recs.push_back({{"path", r.path},
+                    {"size", r.size},
+                    {"mtime_ns", r.mtime_ns},
+                    {"sha256", r.sha256},
+                    {"class", r.klass},
+                    {"version", r.version},
+                    {"sealed", r.sealed},
+                    {"deleted", r.deleted},
+                    {"seq", r.seq}});
   }
   auto vol = MeasureVolume(c.data->options().data_root);
   cleanup::Volume v = vol.ok() ? *vol : cleanup::Volume{};
-  return Json(200, {{"node_id", c.data->options().node_id}, {"records", std::move(recs)},
-                    {"next_cursor", m.next_cursor}, {"more", m.more},
+  return Json(200, {{"node_id", c.data->options().node_id},
+                    {"records", std::move(recs)},
+                    {"next_cursor", m.next_cursor},
+                    {"more", m.more},
                     {"disk", {{"total", v.total}, {"free", v.free}}},
-                    {"outbound_only", c.outbound_only}, {"training", c.training}});
+                    {"outbound_only", c.outbound_only},
+                    {"training", c.training}});
 }
 
 Result<std::vector<PullSpec>> ParsePulls(const json& body) {
@@ -80,7 +89,10 @@ Result<std::vector<PullSpec>> ParsePulls(const json& body) {
         !f.value("sources", json()).is_array()) {
       return InvalidArgument("files[]: expected {path, sha256, size, sources:[url]}");
     }
-    PullSpec p{f["path"], f.value("sha256", ""), f.value("size", uint64_t{0}), {},
+    PullSpec p{f["path"],
+               f.value("sha256", ""),
+               f.value("size", uint64_t{0}),
+               {},
                f.value("mtime_ns", int64_t{0})};
     for (const auto& s : f["sources"]) {
       if (s.is_string()) p.sources.push_back(s);
@@ -98,25 +110,40 @@ api::HttpResponse PullRoute(const RouteContext& c, const api::HttpRequest& req) 
   if (!files.ok()) return api::ErrorResponse(files.status());
   auto r = c.data->Submit(std::move(files).value());
   if (!r.ok()) return api::ErrorResponse(r.status());
-  return Json(202, {{"transfer_id", r->request_id}, {"queued", r->queued},
-                    {"skipped", r->skipped}});
+  return Json(202,
+              {{"transfer_id", r->request_id}, {"queued", r->queued}, {"skipped", r->skipped}});
 }
 
 json PlanJson(const PlanSummary& p) {
   json shortfalls = json::array();
-  for (const auto& [path, why] : p.shortfalls) shortfalls.push_back({{"path", path}, {"reason", why}});
-  return {{"plan_id", p.plan_id}, {"kind", p.kind}, {"term", p.term}, {"at_ms", p.at_ms},
-          {"pulls_per_node", p.pulls_per_node}, {"bytes", p.bytes},
-          {"pushes_not_done", p.pushes_not_done}, {"shortfalls", shortfalls},
+  for (const auto& [path, why] : p.shortfalls)
+    shortfalls.push_back({{"path", path}, {"reason", why}});
+  return {{"plan_id", p.plan_id},
+          {"kind", p.kind},
+          {"term", p.term},
+          {"at_ms", p.at_ms},
+          {"pulls_per_node", p.pulls_per_node},
+          {"bytes", p.bytes},
+          {"pushes_not_done", p.pushes_not_done},
+          {"shortfalls", shortfalls},
           {"errors", p.errors}};
 }
 
 json TransferJson(const TransferInfo& t) {
-  return {{"id", t.id}, {"request_id", t.request_id}, {"path", t.path}, {"files", t.files},
-          {"state", t.state}, {"bytes_total", t.bytes_total}, {"bytes_done", t.bytes_done},
-          {"bytes_received", t.bytes_received}, {"bytes_resumed", t.bytes_resumed},
-          {"rate_bytes_per_sec", t.rate_bytes_per_sec}, {"source", t.source},
-          {"error", t.error}, {"queued_ms", t.queued_ms}, {"started_ms", t.started_ms},
+  return {{"id", t.id},
+          {"request_id", t.request_id},
+          {"path", t.path},
+          {"files", t.files},
+          {"state", t.state},
+          {"bytes_total", t.bytes_total},
+          {"bytes_done", t.bytes_done},
+          {"bytes_received", t.bytes_received},
+          {"bytes_resumed", t.bytes_resumed},
+          {"rate_bytes_per_sec", t.rate_bytes_per_sec},
+          {"source", t.source},
+          {"error", t.error},
+          {"queued_ms", t.queued_ms},
+          {"started_ms", t.started_ms},
           {"finished_ms", t.finished_ms}};
 }
 
@@ -127,12 +154,20 @@ api::HttpResponse StatusRoute(const RouteContext& c, const api::HttpRequest&) {
   json plans = json::array();
   for (const auto& p : c.leader->RecentPlans()) plans.push_back(PlanJson(p));
   return Json(200, {{"node_id", c.data->options().node_id},
-                    {"inventory", {{"files", f.files}, {"sealed", f.sealed}, {"bytes", f.bytes},
-                                   {"scans", f.scans}, {"last_scan_error", f.last_scan_error}}},
-                    {"active", f.transfers_active}, {"queued", f.transfers_queued},
-                    {"done", f.transfers_done}, {"failed", f.transfers_failed},
-                    {"bytes_received", f.bytes_received}, {"bytes_resumed", f.bytes_resumed},
-                    {"transfers", transfers}, {"plans", plans}});
+                    {"inventory",
+                     {{"files", f.files},
+                      {"sealed", f.sealed},
+                      {"bytes", f.bytes},
+                      {"scans", f.scans},
+                      {"last_scan_error", f.last_scan_error}}},
+                    {"active", f.transfers_active},
+                    {"queued", f.transfers_queued},
+                    {"done", f.transfers_done},
+                    {"failed", f.transfers_failed},
+                    {"bytes_received", f.bytes_received},
+                    {"bytes_resumed", f.bytes_resumed},
+                    {"transfers", transfers},
+                    {"plans", plans}});
 }
 
 api::HttpResponse HoldersRoute(const RouteContext& c, const api::HttpRequest& req) {

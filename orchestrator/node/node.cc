@@ -85,8 +85,8 @@ core::NodeConfig MakeCoreConfig(const settings::Settings& s, const std::string& 
 std::vector<inventory::FileClass> FileClasses(const settings::Settings& s) {
   std::vector<inventory::FileClass> out;
   for (const auto& c : s.file_classes) {
-    out.push_back({c.name, c.prefixes, c.replication, c.training_needs_all, c.protect,
-                   c.cleanup_rank});
+    out.push_back(
+        {c.name, c.prefixes, c.replication, c.training_needs_all, c.protect, c.cleanup_rank});
   }
   return out;  // empty: the data service uses the defaults
 }
@@ -155,8 +155,13 @@ struct Node::Impl : api::NodeApi {
     next->system = system;
     if (data) {
       datasvc::DataFigures f = data->Figures();
-      next->data = {f.files,           f.sealed,           f.bytes,         f.transfers_active,
-                    f.transfers_queued, f.transfers_failed, f.bytes_received};
+      next->data = {f.files,
+                    f.sealed,
+                    f.bytes,
+                    f.transfers_active,
+                    f.transfers_queued,
+                    f.transfers_failed,
+                    f.bytes_received};
     }
     std::lock_guard lock(state_mu);
     state = std::move(next);

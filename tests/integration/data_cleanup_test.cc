@@ -57,11 +57,17 @@ class DataCleanupTest : public ::testing::Test {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);
       bool small = i == 0;
-      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken}, {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
-               {"RINGRIFT_TIMER_PROFILE", "fast"},      {"RINGRIFT_QUIET_PERIOD_S", "1"},
+      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken},
+               {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
+               {"RINGRIFT_TIMER_PROFILE", "fast"},
+               {"RINGRIFT_QUIET_PERIOD_S", "1"},
                {"RINGRIFT_SYNC_INTERVAL_S", "3600"},
-               {"RINGRIFT_CLEANUP_HIGH_WATERMARK", !small ? "0.99" : tmpfs_ ? "0.80" : "0.02"},
-               {"RINGRIFT_CLEANUP_LOW_WATERMARK", !small ? "0.98" : tmpfs_ ? "0.70" : "0.01"}};
+               {"RINGRIFT_CLEANUP_HIGH_WATERMARK", !small   ? "0.99"
+                                                   : tmpfs_ ? "0.80"
+                                                            : "0.02"},
+               {"RINGRIFT_CLEANUP_LOW_WATERMARK", !small   ? "0.98"
+                                                  : tmpfs_ ? "0.70"
+                                                           : "0.01"}};
       if (i > 0) o.env["COORDINATOR_URL"] = nodes_[0]->url();
       nodes_[i] = new Daemon(DaemonBinary(), o, dir_->path() + "/" + o.node_id);
       std::string error;
@@ -108,7 +114,8 @@ bool DataCleanupTest::tmpfs_ = false;
 
 std::vector<std::string> Paths(const json& list) {
   std::vector<std::string> out;
-  for (const auto& x : list) out.push_back(x.is_string() ? x.get<std::string>() : x["path"].get<std::string>());
+  for (const auto& x : list)
+    out.push_back(x.is_string() ? x.get<std::string>() : x["path"].get<std::string>());
   return out;
 }
 bool Has(const std::vector<std::string>& v, const std::string& s) {
@@ -121,9 +128,12 @@ TEST_F(DataCleanupTest, ReplicatedFilesGoOldestFirstUnreplicatedAndProtectedStay
     WriteFile(Data(i) / "models/current.pt", 3 * kMiB, 'm', 40);
   }
   WriteFile(Data(0) / "selfplay/cl/only-here.jsonl", 3 * kMiB, 'u', 30);
-  ASSERT_TRUE(WaitFor([] { return SealedCount(0) == kReplicated + 2 && SealedCount(1) ==
-                                  kReplicated + 1 && SealedCount(2) == kReplicated + 1; },
-                      seconds(30), milliseconds(200)));
+  ASSERT_TRUE(WaitFor(
+      [] {
+        return SealedCount(0) == kReplicated + 2 && SealedCount(1) == kReplicated + 1 &&
+               SealedCount(2) == kReplicated + 1;
+      },
+      seconds(30), milliseconds(200)));
   // A round tells n1 which other nodes hold the same versions; the dry run shows the plan.
   json plan;
   ASSERT_TRUE(WaitFor(
@@ -162,7 +172,8 @@ TEST_F(DataCleanupTest, ReplicatedFilesGoOldestFirstUnreplicatedAndProtectedStay
 
   json forced = Post(nodes_[0], "/cleanup/files",
                      {{"files", {"models/current.pt", "selfplay/cl/only-here.jsonl"}},
-                      {"reason", "test"}, {"force", true}});
+                      {"reason", "test"},
+                      {"force", true}});
   EXPECT_TRUE(Has(Paths(forced["refused"]), "models/current.pt")) << forced.dump();
   EXPECT_TRUE(fs::exists(Data(0) / "models/current.pt"));
   json unforced = Post(nodes_[1], "/cleanup/files",
@@ -174,11 +185,17 @@ TEST_F(DataCleanupTest, TraversalFormsAreRefusedAndNothingOutsideTheTreeIsTouche
   fs::path secret = fs::path(dir_->path()) / "secret.txt";
   std::ofstream(secret) << "TOPSECRET";
   fs::create_directory_symlink(dir_->path(), Data(1) / "escape");
-  const std::vector<std::string> forms = {
-      "../secret.txt",        "/etc/passwd",          "..%2Fsecret.txt",
-      "%2e%2e/secret.txt",    "%252e%252e%252fsecret.txt", "escape/secret.txt",
-      "selfplay/../../secret.txt", "./../secret.txt", "..\\secret.txt",
-      "../n2/state/p2p.db",   ""};
+  const std::vector<std::string> forms = {"../secret.txt",
+                                          "/etc/passwd",
+                                          "..%2Fsecret.txt",
+                                          "%2e%2e/secret.txt",
+                                          "%252e%252e%252fsecret.txt",
+                                          "escape/secret.txt",
+                                          "selfplay/../../secret.txt",
+                                          "./../secret.txt",
+                                          "..\\secret.txt",
+                                          "../n2/state/p2p.db",
+                                          ""};
   for (const auto& f : forms) {
     auto r = nodes_[1]->Request("GET", "/sync/file?path=" + f, kToken);
     EXPECT_TRUE(r.status == 400 || r.status == 403 || r.status == 404) << f << " " << r.status;
@@ -195,9 +212,9 @@ TEST_F(DataCleanupTest, TraversalFormsAreRefusedAndNothingOutsideTheTreeIsTouche
 
 TEST_F(DataCleanupTest, EveryDataRouteNeedsTheToken) {
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/sync/manifest"}, {"GET", "/sync/file?path=x"}, {"POST", "/sync/files"},
-      {"POST", "/sync/pull"},    {"GET", "/sync/status"},      {"POST", "/sync/holders"},
-      {"POST", "/sync/training"}, {"POST", "/sync/start"},     {"POST", "/cleanup"},
+      {"GET", "/sync/manifest"},  {"GET", "/sync/file?path=x"}, {"POST", "/sync/files"},
+      {"POST", "/sync/pull"},     {"GET", "/sync/status"},      {"POST", "/sync/holders"},
+      {"POST", "/sync/training"}, {"POST", "/sync/start"},      {"POST", "/cleanup"},
       {"POST", "/cleanup/files"}};
   for (const auto& [method, path] : routes) {
     for (const std::string token : {"", "wrong-token"}) {

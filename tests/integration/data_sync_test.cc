@@ -56,9 +56,12 @@ class DataSyncTest : public ::testing::Test {
     for (int i = 0; i < kNodes; ++i) {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);
-      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken}, {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
-               {"RINGRIFT_TIMER_PROFILE", "fast"},      {"RINGRIFT_QUIET_PERIOD_S", "1"},
-               {"RINGRIFT_SYNC_INTERVAL_S", "3600"},    {"RINGRIFT_HOSTS_FILE", hosts},
+      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken},
+               {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
+               {"RINGRIFT_TIMER_PROFILE", "fast"},
+               {"RINGRIFT_QUIET_PERIOD_S", "1"},
+               {"RINGRIFT_SYNC_INTERVAL_S", "3600"},
+               {"RINGRIFT_HOSTS_FILE", hosts},
                // whatever the machine's disk use, placement is not refused here
                {"RINGRIFT_CLEANUP_HIGH_WATERMARK", "0.99"},
                {"RINGRIFT_CLEANUP_LOW_WATERMARK", "0.98"}};
@@ -196,8 +199,12 @@ TEST_F(DataSyncTest, AGrowingFileIsSyncedOnlyOnceSealedAndInItsFinalVersion) {
 TEST_F(DataSyncTest, AChangedFilePropagatesAsANewVersion) {
   const std::string rel = "training/change/model-input.bin";
   WriteFile(Data(2) / rel, "version one");
-  ASSERT_TRUE(WaitFor([&] { SyncStart(); return Copies(rel, "version one") == 2; }, seconds(30),
-                      milliseconds(500)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        SyncStart();
+        return Copies(rel, "version one") == 2;
+      },
+      seconds(30), milliseconds(500)));
   std::string old_sha = SealedSha(2, rel);
   WriteFile(Data(2) / rel, "version two, longer");
   ASSERT_TRUE(WaitFor(
@@ -213,7 +220,8 @@ TEST_F(DataSyncTest, AChangedFilePropagatesAsANewVersion) {
 
 TEST_F(DataSyncTest, TrainingSyncBringsEverySelfplayFileToTheTrainingNode) {
   for (int i = 0; i < 20; ++i) {
-    WriteFile(Data(i % 2) / ("selfplay/t/g" + std::to_string(i) + ".jsonl"), "g" + std::to_string(i));
+    WriteFile(Data(i % 2) / ("selfplay/t/g" + std::to_string(i) + ".jsonl"),
+              "g" + std::to_string(i));
   }
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -300,8 +308,8 @@ TEST_F(DataSyncTest, AKilledSourceIsReplacedByAnotherHolder) {
   fs::create_directories((Data(1) / rel).parent_path());
   fs::copy_file(Data(0) / rel, Data(1) / rel, fs::copy_options::overwrite_existing);
   std::string sha;
-  ASSERT_TRUE(WaitFor([&] { return !(sha = SealedSha(0, rel)).empty() && SealedSha(1, rel) == sha; },
-                      seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return !(sha = SealedSha(0, rel)).empty() && SealedSha(1, rel) == sha; }, seconds(30)));
   ASSERT_EQ(PullOn(nodes_[2], rel, sha, size, {nodes_[0]->url(), nodes_[1]->url()})["_status"],
             202);
   ASSERT_TRUE(WaitFor(
