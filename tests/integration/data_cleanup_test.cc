@@ -181,6 +181,46 @@ TEST_F(DataCleanupTest, ReplicatedFilesGoOldestFirstUnreplicatedAndProtectedStay
   EXPECT_TRUE(Paths(unforced["deleted"]).empty()) << unforced.dump();
 }
 
+TEST_F(DataCleanupTest, AFullTargetDiskFailsThePullCleanlyAndTheSourceKeepsItsCopy) {
+  if (!tmpfs_) GTEST_SKIP() << "needs the tmpfs data volume (root)";
+  const std::string rel = "tmp/full/big.bin";
+  WriteFile(Data(1) / rel, 80 * kMiB, 'z', 0);  // more than n1's whole 64 MiB volume
+  std::string sha;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = nodes_[1]->Request("GET", "/sync/manifest?cursor=0&limit=20000", kToken);
+        json j = json::parse(r.body, nullptr, false);
+        if (j.is_discarded()) return false;
+        for (auto& rec : j["records"]) {
+          if (rec["path"] == rel && rec["sealed"].get<bool>()) sha = rec["sha256"];
+        }
+        return !sha.empty();
+      },
+      seconds(30)));
+  json body = {
+      {"files",
+       {{{"path", rel}, {"sha256", sha}, {"size", 80 * kMiB}, {"sources", {nodes_[1]->url()}}}}}};
+  ASSERT_EQ(Post(nodes_[0], "/sync/pull", body)["_status"], 202);
+  json t;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = nodes_[0]->Request("GET", "/sync/status", kToken);
+        json j = json::parse(r.body, nullptr, false);
+        if (j.is_discarded()) return false;
+        for (auto& x : j["transfers"]) {
+          if (x["path"] == rel && (x["state"] == "failed" || x["state"] == "done")) t = x;
+        }
+        return !t.is_null();
+      },
+      seconds(30)));
+  EXPECT_EQ(t["state"], "failed") << t.dump();
+  EXPECT_NE(t["error"].get<std::string>().find("RESOURCE_EXHAUSTED"), std::string::npos)
+      << t.dump();
+  EXPECT_FALSE(fs::exists(Data(0) / rel));
+  EXPECT_FALSE(fs::exists(Data(0) / (rel + ".part")));
+  EXPECT_EQ(fs::file_size(Data(1) / rel), 80 * kMiB);
+}
+
 TEST_F(DataCleanupTest, TraversalFormsAreRefusedAndNothingOutsideTheTreeIsTouched) {
   fs::path secret = fs::path(dir_->path()) / "secret.txt";
   std::ofstream(secret) << "TOPSECRET";
