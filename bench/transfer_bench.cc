@@ -168,6 +168,7 @@ sync::PullOptions Opts(inventory::Inventory* dst, const std::string& dir) {
   sync::PullOptions opt;
   opt.data_root = dir + "/ours/data";
   opt.inventory = dst;
+  opt.fsync = std::getenv("RIFT_BENCH_NO_FSYNC") == nullptr;  // diagnosis: the path without disk
   return opt;
 }
 

@@ -1,8 +1,11 @@
 // The only file that includes <httplib.h> for serving.
 #include "orchestrator/api/http_server.h"
 
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -176,6 +179,41 @@ HttpRequest Convert(const httplib::Request& req) {
   return r;
 }
 
+// Shuts down (without closing: their owners close them) this process's TCP sockets whose local
+// port is `port`, i.e. the connections our server accepted. cpp-httplib gives no handle on
+// them, and a worker blocked sending to a client that does not read would otherwise hold Stop()
+// for the whole write timeout. Run after the listener is closed.
+void ShutdownAcceptedConnections(int port) {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == ::dirfd(d)) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+    int local_port = -1;
+    if (local.ss_family == AF_INET) {
+      local_port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    } else if (local.ss_family == AF_INET6) {
+      local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    }
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    if (local_port != port || ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 ||
+        type != SOCK_STREAM) {
+      continue;
+    }
+    sockaddr_storage peer{};
+    len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // listener
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -307,6 +345,9 @@ void HttpServer::Stop() {
   if (!impl_) return;
   if (impl_->thread.joinable()) {
     impl_->server.stop();
+    // Workers still streaming or waiting on keep-alive connections end at once, not after
+    // their read/write timeouts.
+    if (impl_->port > 0) ShutdownAcceptedConnections(impl_->port);
     impl_->thread.join();
   } else if (impl_->bound && impl_->listen_fd >= 0) {
     // cpp-httplib's stop() is a no-op until listen() runs: close the bound socket ourselves.

@@ -58,6 +58,14 @@ class HttpClient {
                             const std::vector<std::pair<std::string, std::string>>& headers,
                             const StreamHandlers& handlers, const std::string& body = "",
                             const std::string& content_type = "");
+  // GET with the body read straight off a plain socket into a buffer of `buffer_bytes`, and
+  // handed to `on_data` in pieces of up to that size (large files: cpp-httplib's compiled
+  // client reads 4 KiB at a time). One connection per call (Connection: close), same timeouts,
+  // token and answer shapes as Stream(); bodies need Content-Length or end at EOF (chunked
+  // answers are refused). https:// base URLs fall back to Stream().
+  Result<HttpResult> Download(const std::string& path,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              const StreamHandlers& handlers, size_t buffer_bytes = 1 << 20);
   const std::string& base_url() const;
 
  private:

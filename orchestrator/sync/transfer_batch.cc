@@ -2,10 +2,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "orchestrator/inventory/paths.h"
 #include "orchestrator/net/http_client.h"
@@ -17,6 +21,12 @@ namespace {
 
 constexpr size_t kMaxPathsPerPost = 1000;
 constexpr size_t kMaxHeaderLine = 64 << 10;
+constexpr size_t kWriteBuffer = 1 << 20;
+// POSTs in flight at once (each on its own connection and stream slot): file creation and the
+// inventory records of one batch overlap with the network and disk work of the others.
+constexpr size_t kParallelPosts = 4;
+constexpr size_t kMinPathsPerPost = 64;
+constexpr int kBusyRetries = 20;
 
 struct Received {
   std::string rel;
@@ -43,11 +53,12 @@ class BatchReader {
         if (!StartFile()) return false;
         continue;
       }
+      // The client hands over pieces of at most a few KiB, often split across two files:
+      // collect them and write (and hash) a file in pieces of up to kWriteBuffer.
       size_t n = static_cast<size_t>(std::min<uint64_t>(len, cur_->size - pos_));
-      local_ = internal::WriteAll(fd_, data, n, pos_, part_);
-      if (!local_.ok()) return false;
-      hash_.Update(data, n);
+      buf_.insert(buf_.end(), data, data + n);
       pos_ += n, bytes_ += n, data += n, len -= n;
+      if ((buf_.size() >= kWriteBuffer || pos_ == cur_->size) && !Flush()) return false;
       if (pos_ == cur_->size && !FinishFile()) return false;
     }
     return true;
@@ -60,6 +71,13 @@ class BatchReader {
   uint64_t bytes() const { return bytes_; }
 
  private:
+  bool Flush() {
+    local_ = internal::WriteAll(fd_, buf_.data(), buf_.size(), pos_ - buf_.size(), part_);
+    if (!local_.ok()) return false;
+    hash_.Update(buf_.data(), buf_.size());
+    buf_.clear();
+    return true;
+  }
   bool Fail(Status s) {
     stream_ = std::move(s);
     return false;
@@ -84,8 +102,12 @@ class BatchReader {
     }
     Result<std::string> rel = inventory::ConfinePath(opt_.data_root, path);
     if (!rel.ok()) return Fail(rel.status());
-    local_ = internal::MakeParents(opt_.data_root, *rel);
-    if (!local_.ok()) return false;
+    std::string parent = internal::DirName(*rel);
+    if (!made_dirs_.count(parent)) {  // one mkdir walk per directory, not per file
+      local_ = internal::MakeParents(opt_.data_root, *rel);
+      if (!local_.ok()) return false;
+      made_dirs_.insert(parent);
+    }
     rel_ = *rel;
     part_ = opt_.data_root + "/" + rel_ + ".part";
     fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -96,6 +118,7 @@ class BatchReader {
     }
     cur_ = want;
     pos_ = 0;
+    buf_.clear();
     hash_.Reset();
     return want->size > 0 || FinishFile();
   }
@@ -121,6 +144,8 @@ class BatchReader {
   const PullOptions& opt_;
   std::map<std::string, const BatchFile*> wanted_;
   std::string line_, rel_, part_;
+  std::vector<char> buf_;
+  std::set<std::string> made_dirs_;
   const BatchFile* cur_ = nullptr;
   int fd_ = -1;
   uint64_t pos_ = 0, bytes_ = 0;
@@ -138,8 +163,10 @@ int64_t WallMs(const PullOptions& o) {
 }
 
 // One POST for `files` from `base`; verified files are renamed into place and recorded.
+// `*status` is the HTTP status (0 when the request failed in transport).
 Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& files,
-                const PullOptions& opt, BatchResult* out, std::map<std::string, Status>* errs) {
+                const PullOptions& opt, BatchResult* out, std::map<std::string, Status>* errs,
+                int* status) {
   nlohmann::json body = {{"paths", nlohmann::json::array()}};
   std::map<std::string, const BatchFile*> wanted;
   for (const BatchFile* f : files) {
@@ -151,6 +178,7 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
   h.on_data = [&](const char* d, size_t n) { return reader.Feed(d, n); };
   Result<net::HttpResult> r = client->Stream("POST", "/sync/files", {}, h, body.dump(),
                                              "application/json");
+  *status = r.ok() ? r->status : 0;
   out->bytes_received += reader.bytes();
   if (reader.local().code() == Code::kResourceExhausted) {
     for (const Received& f : reader.done()) ::unlink((opt.data_root + "/" + f.rel + ".part").c_str());
@@ -198,6 +226,71 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
   return Status::Ok();
 }
 
+// One source's round: the files in POSTs of at most kMaxPathsPerPost, up to kParallelPosts at
+// once. Files not delivered are returned in `left`, their errors in `errs`.
+Status FromSource(const std::string& base, const std::vector<const BatchFile*>& pending,
+                  const BatchRequest& request, const PullOptions& options, BatchResult* out,
+                  std::map<std::string, Status>* errs, std::vector<const BatchFile*>* left) {
+  size_t per_post = std::clamp<size_t>((pending.size() + kParallelPosts - 1) / kParallelPosts,
+                                       kMinPathsPerPost, kMaxPathsPerPost);
+  std::vector<std::vector<const BatchFile*>> chunks;
+  for (size_t i = 0; i < pending.size(); i += per_post) {
+    chunks.emplace_back(pending.begin() + i,
+                        pending.begin() + std::min(pending.size(), i + per_post));
+  }
+  std::mutex mu;
+  size_t next = 0;
+  Status local;  // the first local failure (disk full...): stops every worker
+  auto work = [&] {
+    net::ClientOptions co;
+    co.connect_timeout = options.connect_timeout;
+    co.read_timeout = options.read_timeout;
+    co.write_timeout = options.read_timeout;
+    co.auth_token = request.token;
+    auto client = net::HttpClient::Create(base, co);
+    for (;;) {
+      size_t i;
+      {
+        std::lock_guard lock(mu);
+        if (next == chunks.size() || !local.ok()) return;
+        i = next++;
+      }
+      BatchResult part;
+      std::map<std::string, Status> part_errs;
+      Status s = client.ok() ? Status::Ok() : client.status();
+      if (client.ok()) {
+        // A source whose stream slots are all taken answers 503: wait for a slot.
+        for (int attempt = 0; attempt <= kBusyRetries; ++attempt) {
+          int status = 0;
+          part_errs.clear();
+          s = PostOnce(client->get(), chunks[i], options, &part, &part_errs, &status);
+          if (!s.ok() || status != 503) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50 * (attempt + 1)));
+        }
+      }
+      std::lock_guard lock(mu);
+      if (!s.ok() && client.ok()) {
+        if (local.ok()) local = s;
+        return;
+      }
+      if (!client.ok()) {
+        for (const BatchFile* f : chunks[i]) part_errs[f->path] = s;
+      }
+      out->files_ok += part.files_ok;
+      out->bytes_received += part.bytes_received;
+      for (auto& [path, e] : part_errs) (*errs)[path] = e;
+      for (const BatchFile* f : chunks[i]) {
+        if (part_errs.count(f->path)) left->push_back(f);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(kParallelPosts, chunks.size()); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  return local;
+}
+
 }  // namespace
 
 Result<BatchResult> PullBatch(const BatchRequest& request, const PullOptions& options) {
@@ -207,24 +300,8 @@ Result<BatchResult> PullBatch(const BatchRequest& request, const PullOptions& op
   for (const BatchFile& f : request.files) pending.push_back(&f);
   for (const std::string& base : request.sources) {
     if (pending.empty()) break;
-    net::ClientOptions co;
-    co.connect_timeout = options.connect_timeout;
-    co.read_timeout = options.read_timeout;
-    co.write_timeout = options.read_timeout;
-    co.auth_token = request.token;
-    auto client = net::HttpClient::Create(base, co);
-    if (!client.ok()) continue;
     std::vector<const BatchFile*> left;
-    for (size_t i = 0; i < pending.size(); i += kMaxPathsPerPost) {
-      std::vector<const BatchFile*> chunk(
-          pending.begin() + i, pending.begin() + std::min(pending.size(), i + kMaxPathsPerPost));
-      size_t before = out.files_ok;
-      RIFT_RETURN_IF_ERROR(PostOnce(client->get(), chunk, options, &out, &errs));
-      if (out.files_ok - before == chunk.size()) continue;
-      for (const BatchFile* f : chunk) {
-        if (errs.count(f->path)) left.push_back(f);
-      }
-    }
+    RIFT_RETURN_IF_ERROR(FromSource(base, pending, request, options, &out, &errs, &left));
     pending.swap(left);
   }
   for (const BatchFile* f : pending) {

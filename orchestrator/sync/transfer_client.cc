@@ -17,6 +17,8 @@ namespace {
 
 using internal::Sha256;
 
+constexpr uint64_t kWritebackStep = 8 << 20;
+
 int64_t WallMs(const PullOptions& o) {
   if (o.now_ms) return o.now_ms();
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -49,6 +51,7 @@ struct Pull {
   std::string part;
   int fd = -1;
   uint64_t offset = 0;
+  uint64_t writeback_from = 0;  // start of the bytes written but not yet sent to the disk
   Sha256 hash;
   PullResult result;
   Status local;  // a local failure (disk full, I/O): stops the pull
@@ -59,7 +62,7 @@ struct Pull {
       local = Internal("truncate " + part + ": " + std::strerror(errno));
       return false;
     }
-    offset = 0;
+    offset = writeback_from = 0;
     result.bytes_resumed = 0;
     hash.Reset();
     return true;
@@ -99,12 +102,16 @@ struct Pull {
       if (!local.ok()) return false;
       hash.Update(data, len);
       offset += len;
+      if (opt.fsync && offset - writeback_from >= kWritebackStep) {
+        internal::StartWriteback(fd, writeback_from, offset - writeback_from);
+        writeback_from = offset;
+      }
       result.bytes_received += len;
       throttle.Consumed(len);
       return !opt.progress || opt.progress(base, offset, req.size);
     };
     Result<net::HttpResult> r =
-        client->Stream("GET", "/sync/file?path=" + internal::QueryEscape(rel), headers, h);
+        client->Download("/sync/file?path=" + internal::QueryEscape(rel), headers, h);
     if (!local.ok()) return local;
     if (!source_error.ok()) return source_error;
     if (!r.ok()) return r.status();
@@ -142,7 +149,7 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
     if (!p.Restart()) return fail_and_remove(p.local);
   } else if (have > 0) {
     RIFT_RETURN_IF_ERROR(internal::HashPrefix(p.fd, have, &p.hash));
-    p.offset = p.result.bytes_resumed = have;
+    p.offset = p.writeback_from = p.result.bytes_resumed = have;
   }
   std::string errors;
   for (int round = 0; round < 2 && p.offset < request.size; ++round) {

@@ -71,6 +71,12 @@ Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std
   return Status::Ok();
 }
 
+void StartWriteback(int fd, uint64_t offset, uint64_t len) {
+  // Advisory: an error here (e.g. a filesystem without support) shows up again at fsync.
+  (void)::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(len),
+                          SYNC_FILE_RANGE_WRITE);
+}
+
 Status HashPrefix(int fd, uint64_t len, Sha256* hash) {
   std::vector<char> buf(1 << 20);
   uint64_t off = 0;

@@ -27,6 +27,10 @@ class Sha256 {
 Status MakeParents(const std::string& root, const std::string& rel);
 // pwrite all of `len`; ENOSPC/EDQUOT -> kResourceExhausted, other errors kInternal.
 Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what);
+// Starts writeback of [offset, offset+len) without waiting (sync_file_range WRITE): with the
+// default dirty thresholds (10% of RAM) nothing of a 1 GiB file would reach the disk before the
+// final fsync, which would then write it all while the network sits idle.
+void StartWriteback(int fd, uint64_t offset, uint64_t len);
 // Hashes the first `len` bytes of fd into `hash`.
 Status HashPrefix(int fd, uint64_t len, Sha256* hash);
 // fsync(fd), then rename(part, final), then fsync of the directory of `final`.
