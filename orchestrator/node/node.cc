@@ -108,7 +108,9 @@ datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
       std::chrono::duration_cast<std::chrono::milliseconds>(s.sync.quiet_period) / 2,
       milliseconds(250), milliseconds(2000));
   o.max_concurrent_transfers = s.sync.max_concurrent_transfers;
-  o.bandwidth_bytes_per_sec = static_cast<uint64_t>(s.sync.bandwidth_limit_mbps) * 1000000 / 8;
+  // The per-node cap is split over the transfer slots (each pull has its own token bucket).
+  o.bandwidth_bytes_per_sec = static_cast<uint64_t>(s.sync.bandwidth_limit_mbps) * 1000000 / 8 /
+                              static_cast<uint64_t>(std::max(1, s.sync.max_concurrent_transfers));
   o.small_file_bytes = s.sync.small_file_bytes;
   o.token = s.auth_token;
   return o;

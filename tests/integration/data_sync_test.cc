@@ -52,7 +52,7 @@ class DataSyncTest : public ::testing::Test {
     std::string hosts = dir_->path() + "/hosts.yaml";
     WriteFile(hosts,
               "hosts:\n  n3:\n    ssh_host: 127.0.0.1\n    role: nn_training\n"
-              "    p2p_url: http://127.0.0.1:1\nsync:\n  bandwidth_limit_mbps: 200\n");
+              "    p2p_url: http://127.0.0.1:1\nsync:\n  bandwidth_limit_mbps: 800\n");
     for (int i = 0; i < kNodes; ++i) {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);
@@ -259,7 +259,7 @@ json Transfers(Daemon* d) {
 
 TEST_F(DataSyncTest, AKilledPullerResumesAfterRestartAndNeverShowsAPartialFile) {
   const std::string rel = "tmp/big/resume.bin";  // class tmp: replication 1, no planner pulls
-  const size_t size = 64 << 20;                  // ~2.7 s at the 200 Mbit/s cap
+  const size_t size = 64 << 20;                  // ~2.7 s at 200 Mbit/s (a quarter of the cap)
   WriteBig(Data(0) / rel, size, 'r');
   std::string sha;
   ASSERT_TRUE(WaitFor([&] { return !(sha = SealedSha(0, rel)).empty(); }, seconds(30)));
