@@ -100,11 +100,17 @@ struct LeaderSync::Impl {
   LeaderContext ctx;
   mutable std::mutex mu;  // cache, sent_holders, plans, next_plan
   std::map<std::string, NodeCache> cache;
-  std::map<std::string, size_t> sent_holders;
-  // Pulls issued and not yet seen in the target's manifest: (target, path) -> record, when.
-  // Counted as held while fresh, so rounds in quick succession do not place extra copies.
-  std::map<std::pair<std::string, std::string>, std::pair<inventory::FileRecord, TimePoint>>
-      pending;  // node -> hash of the last holders body
+  std::map<std::string, size_t> sent_holders;  // node -> hash of the last holders body
+  // Pulls issued and not yet seen in the target's manifest, by (target, path). Counted as held
+  // while fresh, so rounds in quick succession do not place extra copies; dropped when the
+  // target restarts (new incarnation: its queue is gone) or after kPendingTtl.
+  struct Pending {
+    inventory::FileRecord record;
+    TimePoint issued;
+    uint64_t incarnation = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Pending> pending;
+  std::map<std::string, uint64_t> incarnation;  // as of the last Views()
   std::deque<PlanSummary> plans;
   uint64_t next_plan = 1;
   std::condition_variable cv;
@@ -151,15 +157,20 @@ struct LeaderSync::Impl {
       v.disk_free = c.disk_free;
       v.high_watermark = ctx.high_watermark;
       v.files = c.files;
+      incarnation[m.node_id] = m.incarnation;
       for (auto it = pending.begin(); it != pending.end();) {
-        const auto& [key, val] = *it;
+        const auto& [key, p] = *it;
+        if (key.first != m.node_id) {
+          ++it;
+          continue;
+        }
         auto held = c.files.find(key.second);
-        bool arrived = held != c.files.end() && held->second.sha256 == val.first.sha256;
-        if (arrived || Clock::now() - val.second > kPendingTtl) {
+        bool arrived = held != c.files.end() && held->second.sha256 == p.record.sha256;
+        if (arrived || p.incarnation != m.incarnation || Clock::now() - p.issued > kPendingTtl) {
           it = pending.erase(it);
           continue;
         }
-        if (key.first == m.node_id && !v.files.count(key.second)) v.files[key.second] = val.first;
+        v.files.emplace(key.second, p.record);
         ++it;
       }
       views.push_back(std::move(v));
@@ -302,7 +313,9 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
   {
     std::lock_guard lock(s.mu);
     for (const auto& [target, rec] : issued) {
-      if (!sum.errors.count(target)) s.pending[{target, rec.path}] = {rec, Clock::now()};
+      if (!sum.errors.count(target)) {
+        s.pending[{target, rec.path}] = {rec, Clock::now(), s.incarnation[target]};
+      }
     }
   }
   s.SendHolders(views, sum.term);

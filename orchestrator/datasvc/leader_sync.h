@@ -31,6 +31,7 @@ struct MemberRef {
   std::string node_id;
   std::string url;
   bool outbound_only = false;
+  uint64_t incarnation = 0;  // changes when the node restarts
 };
 
 struct LeaderContext {

@@ -208,10 +208,11 @@ struct Node::Impl : api::NodeApi {
   // Alive members (this node included) for the leader's sync rounds, from the snapshot.
   std::vector<datasvc::MemberRef> AliveMembers() const {
     auto s = State();
-    std::vector<datasvc::MemberRef> out{{s->core.node_id, s->core.url, settings.outbound_only}};
+    std::vector<datasvc::MemberRef> out{
+        {s->core.node_id, s->core.url, settings.outbound_only, s->core.incarnation}};
     for (const auto& m : s->core.members) {
       if (m.state == "alive" && m.node_id != s->core.node_id) {
-        out.push_back({m.node_id, m.url, m.outbound_only});
+        out.push_back({m.node_id, m.url, m.outbound_only, m.incarnation});
       }
     }
     return out;

@@ -258,47 +258,56 @@ json Transfers(Daemon* d) {
 }
 
 TEST_F(DataSyncTest, AKilledPullerResumesAfterRestartAndNeverShowsAPartialFile) {
-  const std::string rel = "tmp/big/resume.bin";  // class tmp: replication 1, no planner pulls
-  const size_t size = 64 << 20;                  // ~2.7 s at 200 Mbit/s (a quarter of the cap)
-  WriteBig(Data(0) / rel, size, 'r');
-  std::string sha;
-  ASSERT_TRUE(WaitFor([&] { return !(sha = SealedSha(0, rel)).empty(); }, seconds(30)));
-  ASSERT_EQ(PullOn(nodes_[1], rel, sha, size, {nodes_[0]->url()})["_status"], 202);
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        json st = Transfers(nodes_[1]);
-        for (auto& t : st["transfers"]) {
-          if (t["path"] == rel && t["bytes_done"].get<uint64_t>() > size / 4) return true;
-        }
-        return false;
-      },
-      seconds(20)))
-      << Dump();
-  nodes_[1]->Kill(9);
-  EXPECT_FALSE(fs::exists(Data(1) / rel));
-  EXPECT_TRUE(fs::exists(Data(1) / (rel + ".part")));
+  // The file starts on the leader, so the puller the plan picks is never the leader.
+  Daemon* leader = Leader();
+  ASSERT_NE(leader, nullptr);
+  int origin = 0;
+  while (nodes_[origin] != leader) ++origin;
+  const std::string rel = "training/big/resume.bin";
+  const size_t size = 64 << 20;  // ~2.7 s at 200 Mbit/s (a quarter of the cap)
+  WriteBig(Data(origin) / rel, size, 'r');
+  ASSERT_TRUE(WaitFor([&] { return !SealedSha(origin, rel).empty(); }, seconds(30)));
+  json plan = Post(leader, "/sync/start", json::object());
+  ASSERT_EQ(plan["pulls_per_node"].size(), 1u) << plan.dump();
+  std::string target_id = plan["pulls_per_node"].begin().key();
+  int target = 0;
+  while (nodes_[target]->node_id() != target_id) ++target;
+  auto progress = [&](const char* state) {
+    json st = Transfers(nodes_[target]);
+    for (auto& t : st["transfers"]) {
+      if (t["path"] == rel && (state ? t["state"] == state : t["bytes_done"] > size / 4)) return t;
+    }
+    return json();
+  };
+  ASSERT_TRUE(WaitFor([&] { return !progress(nullptr).is_null(); }, seconds(20))) << Dump();
+  nodes_[target]->Kill(9);
+  EXPECT_FALSE(fs::exists(Data(target) / rel));
+  EXPECT_TRUE(fs::exists(Data(target) / (rel + ".part")));
+  uint64_t old_incarnation = leader->Status(kToken)->Find(target_id)->incarnation;
   std::string error;
-  ASSERT_TRUE(nodes_[1]->Start(&error)) << error;
-  ASSERT_EQ(PullOn(nodes_[1], rel, sha, size, {nodes_[0]->url()})["_status"], 202);
+  ASSERT_TRUE(nodes_[target]->Start(&error)) << error;
+  ASSERT_TRUE(WaitFor(  // the leader sees the restarted node before the next round
+      [&] {
+        auto s = leader->Status(kToken);
+        const MemberInfo* m = s ? s->Find(target_id) : nullptr;
+        return m && m->state == "alive" && m->incarnation != old_incarnation;
+      },
+      seconds(20)));
   json done;
   ASSERT_TRUE(WaitFor(
       [&] {
-        json st = Transfers(nodes_[1]);
-        for (auto& t : st["transfers"]) {
-          if (t["path"] == rel && t["state"] != "queued" && t["state"] != "running") {
-            done = t;
-            return true;
-          }
-        }
-        return false;
+        if (Transfers(nodes_[target])["transfers"].empty()) SyncStart();
+        done = progress("done");
+        return !done.is_null() || !progress("failed").is_null();
       },
-      seconds(30)))
+      seconds(40), milliseconds(200)))
       << Dump();
-  EXPECT_EQ(done["state"], "done") << done.dump();
+  ASSERT_FALSE(done.is_null()) << progress("failed").dump();
   EXPECT_GT(done["bytes_resumed"].get<uint64_t>(), 0u) << done.dump();
   EXPECT_LT(done["bytes_received"].get<uint64_t>(), size) << done.dump();
-  EXPECT_EQ(ReadFile(Data(1) / rel), ReadFile(Data(0) / rel));
-  EXPECT_FALSE(fs::exists(Data(1) / (rel + ".part")));
+  EXPECT_EQ(ReadFile(Data(target) / rel), ReadFile(Data(origin) / rel));
+  EXPECT_FALSE(fs::exists(Data(target) / (rel + ".part")));
+  EXPECT_EQ(Copies(rel, ReadFile(Data(origin) / rel)), 2);  // not also placed elsewhere
 }
 
 TEST_F(DataSyncTest, AKilledSourceIsReplacedByAnotherHolder) {
