@@ -155,6 +155,51 @@ TEST_F(TransferTest, RangesAnswer206And416WithTheEtag) {
   EXPECT_EQ(stale.status, 412);
 }
 
+// PullFile reads bodies with HttpClient::Download (plain socket): same answers as Stream().
+TEST_F(TransferTest, DownloadAnswersLikeStream) {
+  Node src(dir_ + "/a");
+  std::string data = RandomBytes(3 << 20, 7);
+  src.Put("games/d.bin", data);
+  net::ClientOptions co;
+  co.auth_token = kToken;
+  auto c = net::HttpClient::Create(src.url, co).value();
+  std::vector<std::vector<std::pair<std::string, std::string>>> cases = {
+      {}, {{"Range", "bytes=10-19"}}, {{"Range", "bytes=5000000-"}}, {{"If-Match", "\"abc\""}}};
+  for (const auto& h : cases) {
+    for (std::string path : {"/sync/file?path=games/d.bin", "/sync/file?path=../x"}) {
+      auto want = Get(src.url, path, h);
+      std::string body;
+      size_t pieces = 0;
+      net::StreamHandlers sh;
+      sh.on_data = [&](const char* d, size_t n) {
+        body.append(d, n);
+        ++pieces;
+        return true;
+      };
+      auto got = c->Download(path, h, sh, 1 << 20);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      if (got->body.empty()) got->body = body;
+      EXPECT_EQ(got->status, want.status) << path;
+      EXPECT_EQ(got->body, want.body) << path;
+      EXPECT_EQ(got->headers["etag"], want.headers["etag"]);
+      EXPECT_EQ(got->headers["content-range"], want.headers["content-range"]);
+      if (want.status == 200) {
+        EXPECT_LE(pieces, 4u);  // 1 MiB pieces, not 4 KiB ones
+      }
+    }
+  }
+  auto nobody = net::HttpClient::Create("http://127.0.0.1:1", co).value();
+  net::StreamHandlers sh;
+  sh.on_data = [](const char*, size_t) { return true; };
+  EXPECT_FALSE(nobody->Download("/sync/file?path=x", {}, sh).ok());
+  net::ClientOptions bad = co;
+  bad.auth_token = "wrong";
+  auto r = net::HttpClient::Create(src.url, bad).value()->Download("/sync/file?path=games/d.bin",
+                                                                   {}, sh);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+}
+
 TEST_F(TransferTest, TraversalUnsealedChangedAndTokenlessAreRefused) {
   Node src(dir_ + "/a");
   src.Put("games/g.bin", "hello");
