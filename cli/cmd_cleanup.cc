@@ -91,7 +91,8 @@ int RunCleanup(Context& ctx, const CleanupFlags& f) {
     return kExitOk;
   }
   int rc = kExitOk;
-  for (auto& [node, r] : j.value("nodes", json::object()).items()) {
+  const json nodes = j.value("nodes", json::object());
+  for (auto& [node, r] : nodes.items()) {
     if (r.value("status", 0) != 200) {
       ctx.out << node << ": failed: " << r.value("error", "") << ' ' << r["result"].dump() << '\n';
       rc = kExitRemote;

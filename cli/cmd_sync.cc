@@ -49,7 +49,9 @@ int RunRound(Context& ctx, const std::string& path) {
     return kExitOk;
   }
   std::string pulls;
-  for (auto& [node, n] : j.value("pulls_per_node", json::object()).items()) {
+  const json per_node = j.value("pulls_per_node", json::object());
+  const json errors = j.value("errors", json::object());
+  for (auto& [node, n] : per_node.items()) {
     pulls += (pulls.empty() ? "" : ", ") + node + ": " + n.dump();
   }
   PrintKeyValues(ctx.out,
@@ -61,7 +63,7 @@ int RunRound(Context& ctx, const std::string& path) {
   for (const auto& s : j.value("shortfalls", json::array())) {
     ctx.out << "  shortfall: " << s.value("path", "") << ": " << s.value("reason", "") << '\n';
   }
-  for (auto& [node, e] : j.value("errors", json::object()).items()) {
+  for (auto& [node, e] : errors.items()) {
     ctx.out << "  error: " << node << ": " << e.get<std::string>() << '\n';
   }
   return kExitOk;

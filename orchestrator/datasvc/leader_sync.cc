@@ -24,6 +24,7 @@ struct NodeCache {
   uint64_t cursor = 0;
   std::map<std::string, inventory::FileRecord> files;  // sealed, present
   uint64_t disk_total = 0, disk_free = 0;
+  double high_watermark = 0;  // the node's own (from its manifest); 0 = unknown
   bool outbound_only = false;
 };
 
@@ -77,6 +78,9 @@ Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* ca
     cache->disk_total = j["disk"].value("total", uint64_t{0});
     cache->disk_free = j["disk"].value("free", uint64_t{0});
     cache->outbound_only = j.value("outbound_only", m.outbound_only);
+    if (j.contains("watermarks") && j["watermarks"].is_object()) {
+      cache->high_watermark = j["watermarks"].value("high", 0.0);
+    }
     if (!j.value("more", false)) return Status::Ok();
   }
   return Status::Ok();
@@ -155,7 +159,7 @@ struct LeaderSync::Impl {
       v.outbound_only = c.outbound_only;
       v.disk_total = c.disk_total;
       v.disk_free = c.disk_free;
-      v.high_watermark = ctx.high_watermark;
+      v.high_watermark = c.high_watermark > 0 ? c.high_watermark : ctx.high_watermark;
       v.files = c.files;
       incarnation[m.node_id] = m.incarnation;
       for (auto it = pending.begin(); it != pending.end();) {
@@ -218,10 +222,12 @@ struct LeaderSync::Impl {
         std::lock_guard lock(mu);
         c.disk_total = cache[m.node_id].disk_total;
         c.disk_free = cache[m.node_id].disk_free;
+        c.high_watermark = cache[m.node_id].high_watermark;
       }
       if (c.disk_total == 0) continue;
       double used = 1.0 - static_cast<double>(c.disk_free) / static_cast<double>(c.disk_total);
-      if (used <= ctx.high_watermark || !ctx.has_lease()) continue;
+      double high = c.high_watermark > 0 ? c.high_watermark : ctx.high_watermark;
+      if (used <= high || !ctx.has_lease()) continue;
       log::Info("cleanup: " + m.node_id + " at " + std::to_string(static_cast<int>(used * 100)) +
                 "% of its data volume: asking it to clean up");
       auto r = Call(m.url, ctx.token, "POST", "/cleanup", json{{"term", term}}.dump(), term);

@@ -76,7 +76,8 @@ api::HttpResponse Manifest(const RouteContext& c, const api::HttpRequest& req) {
                     {"more", m.more},
                     {"disk", {{"total", v.total}, {"free", v.free}}},
                     {"outbound_only", c.outbound_only},
-                    {"training", c.training}});
+                    {"training", c.training},
+                    {"watermarks", {{"high", c.marks.high}, {"low", c.marks.low}}}});
 }
 
 Result<std::vector<PullSpec>> ParsePulls(const json& body) {

@@ -71,6 +71,8 @@ class DataSyncTest : public ::testing::Test {
       ASSERT_TRUE(nodes_[i]->Start(&error)) << error;
     }
     ASSERT_TRUE(WaitFor([] { return Leader() && AllSeeAll(); }, seconds(20)));
+    // n1 started first, with no seed; a restarted n1 needs the others' (stable) addresses.
+    nodes_[0]->options().env["EXTRA_PEERS"] = nodes_[1]->url() + "," + nodes_[2]->url();
   }
   static void TearDownTestSuite() {
     for (auto*& n : nodes_) delete n;
@@ -351,7 +353,7 @@ TEST_F(DataSyncTest, AKilledSourceIsReplacedByAnotherHolder) {
   EXPECT_EQ(ReadFile(Data(2) / rel), ReadFile(Data(1) / rel));
   std::string error;
   ASSERT_TRUE(nodes_[0]->Start(&error)) << error;
-  ASSERT_TRUE(WaitFor([] { return Leader() && AllSeeAll(); }, seconds(20)));
+  ASSERT_TRUE(WaitFor([] { return Leader() && AllSeeAll(); }, seconds(30))) << Dump();
 }
 
 TEST_F(DataSyncTest, RiftctlRunsRoundsShowsTransfersAndPlansCleanupThroughTheLeader) {
