@@ -185,6 +185,7 @@ struct DataService::Impl {
     auto it = active.find(job.id);
     if (it != active.end()) {
       t.rate_bytes_per_sec = it->second.rate_bytes_per_sec;
+      if (t.bytes_done == 0) t.bytes_done = it->second.bytes_done;  // how far a failure got
       if (t.source.empty()) t.source = it->second.source;
       active.erase(it);
     }

@@ -58,6 +58,27 @@ inventory::FileRecord ParseRecord(const json& r) {
 }
 
 // Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
+// Applies one manifest page to `cache`; true if more pages follow. Throws json::exception on a
+// malformed page (caught by FetchManifest).
+bool ApplyPage(const json& j, const MemberRef& m, NodeCache* cache) {
+  for (const auto& rec : j.value("records", json::array())) {
+    auto f = ParseRecord(rec);
+    if (f.deleted || !f.sealed || f.sha256.empty()) {
+      cache->files.erase(f.path);
+    } else {
+      cache->files[f.path] = std::move(f);
+    }
+  }
+  cache->cursor = j.value("next_cursor", cache->cursor);
+  json disk = j.value("disk", json::object());
+  cache->disk_total = disk.value("total", uint64_t{0});
+  cache->disk_free = disk.value("free", uint64_t{0});
+  cache->outbound_only = j.value("outbound_only", m.outbound_only);
+  cache->high_watermark = j.value("watermarks", json::object()).value("high", 0.0);
+  return j.value("more", false);
+}
+
+// Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
 Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* cache) {
   for (int page = 0; page < 1000; ++page) {
     std::string path = "/sync/manifest?cursor=" + std::to_string(cache->cursor) +
@@ -66,22 +87,11 @@ Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* ca
     if (r.status != 200) return Unavailable("manifest: HTTP " + std::to_string(r.status));
     json j = json::parse(r.body, nullptr, false);
     if (!j.is_object()) return Unavailable("manifest: invalid JSON");
-    for (const auto& rec : j.value("records", json::array())) {
-      auto f = ParseRecord(rec);
-      if (f.deleted || !f.sealed || f.sha256.empty()) {
-        cache->files.erase(f.path);
-      } else {
-        cache->files[f.path] = std::move(f);
-      }
+    try {
+      if (!ApplyPage(j, m, cache)) return Status::Ok();
+    } catch (const json::exception& e) {
+      return Unavailable(std::string("manifest: unexpected shape: ") + e.what());
     }
-    cache->cursor = j.value("next_cursor", cache->cursor);
-    cache->disk_total = j["disk"].value("total", uint64_t{0});
-    cache->disk_free = j["disk"].value("free", uint64_t{0});
-    cache->outbound_only = j.value("outbound_only", m.outbound_only);
-    if (j.contains("watermarks") && j["watermarks"].is_object()) {
-      cache->high_watermark = j["watermarks"].value("high", 0.0);
-    }
-    if (!j.value("more", false)) return Status::Ok();
   }
   return Status::Ok();
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -32,15 +33,22 @@ std::string UrlEncode(const std::string& s) {
   return out;
 }
 
+// Keep-alive clients by holder URL, for one cleanup run.
+using Clients = std::map<std::string, std::unique_ptr<net::HttpClient>>;
+
 // True if `url` serves `path` sealed with exactly `sha256` (one byte fetched).
-bool VerifyHolder(const std::string& url, const std::string& token, const std::string& path,
-                  const std::string& sha256) {
-  net::ClientOptions o;
-  o.auth_token = token;
-  o.connect_timeout = std::chrono::milliseconds(1000);
-  o.read_timeout = std::chrono::milliseconds(3000);
-  auto client = net::HttpClient::Create(url, o);
-  if (!client.ok()) return false;
+bool VerifyHolder(Clients* clients, const std::string& url, const std::string& token,
+                  const std::string& path, const std::string& sha256) {
+  auto& client = (*clients)[url];
+  if (!client) {
+    net::ClientOptions o;
+    o.auth_token = token;
+    o.connect_timeout = std::chrono::milliseconds(1000);
+    o.read_timeout = std::chrono::milliseconds(3000);
+    auto c = net::HttpClient::Create(url, o);
+    if (!c.ok()) return false;
+    client = std::move(c).value();
+  }
   bool match = false;
   net::StreamHandlers h;
   h.on_head = [&](const net::HttpResult& head) {
@@ -52,8 +60,7 @@ bool VerifyHolder(const std::string& url, const std::string& token, const std::s
     return head.status == 206;  // a 200 would stream the whole file: stop
   };
   h.on_data = [](const char*, size_t) { return true; };
-  auto r =
-      (*client)->Stream("GET", "/sync/file?path=" + UrlEncode(path), {{"Range", "bytes=0-0"}}, h);
+  auto r = client->Stream("GET", "/sync/file?path=" + UrlEncode(path), {{"Range", "bytes=0-0"}}, h);
   return match && r.ok() && r->status == 206;
 }
 
@@ -139,6 +146,7 @@ Result<CleanupOutcome> RunLocalCleanup(DataService* data, const CleanupRequest& 
   // pass 2 plans with verified holders alone (unverified claims justify nothing).
   cleanup::CleanupPlan first = plan();
   std::set<std::string> relied;
+  Clients clients;
   for (const auto& d : first.deletions) relied.insert(d.path);
   for (auto& c : cands) {
     std::vector<inventory::Holder> ok;
@@ -147,7 +155,7 @@ Result<CleanupOutcome> RunLocalCleanup(DataService* data, const CleanupRequest& 
         out.holders_checked++;
         std::string url = url_of(h.node_id);
         if (!url.empty() &&
-            VerifyHolder(url, data->options().token, c.record.path, c.record.sha256)) {
+            VerifyHolder(&clients, url, data->options().token, c.record.path, c.record.sha256)) {
           ok.push_back(h);
         }
       }
