@@ -305,7 +305,7 @@ Result<SubmitResult> DataService::Submit(std::vector<PullSpec> files) {
   std::map<std::vector<std::string>, std::vector<PullSpec>> small;  // by sources
   size_t n = 0;
   for (auto& f : wanted) {
-    if (s.inflight.count(f.path)) {
+    if (!s.inflight.insert(f.path).second) {  // queued or running already (or twice here)
       out.skipped++;
       continue;
     }
