@@ -275,6 +275,35 @@ Status Inventory::RecordReceived(const std::string& path, uint64_t size, int64_t
   });
 }
 
+std::vector<Status> Inventory::RecordReceivedBatch(const std::vector<Received>& files,
+                                                   int64_t now_ms) {
+  std::vector<Status> out(files.size());
+  std::vector<std::pair<size_t, std::pair<std::string, std::string>>> valid;  // index, rel, sha
+  for (size_t i = 0; i < files.size(); ++i) {
+    Result<std::string> rel = CheckedPath(files[i].path);
+    Result<std::string> sha = CheckedSha(files[i].sha256);
+    if (!rel.ok()) out[i] = rel.status();
+    else if (!sha.ok()) out[i] = sha.status();
+    else valid.push_back({i, {*rel, *sha}});
+  }
+  if (valid.empty()) return out;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Status tx = impl_->InTransaction([&]() -> Status {
+    for (const auto& [i, names] : valid) {
+      RIFT_ASSIGN_OR_RETURN(std::optional<Row> existing, impl_->LoadRow(names.first));
+      Row row = existing.value_or(Row{});
+      row.size = files[i].size;
+      row.mtime_ns = files[i].mtime_ns;
+      row.klass = impl_->ClassName(names.first);
+      row.changed_at_ms = now_ms;
+      RIFT_RETURN_IF_ERROR(impl_->SealRow(names.first, row, names.second));
+    }
+    return Status::Ok();
+  });
+  for (const auto& v : valid) out[v.first] = tx;
+  return out;
+}
+
 Status Inventory::RecordDeleted(const std::string& path, int64_t now_ms) {
   RIFT_ASSIGN_OR_RETURN(std::string rel, CheckedPath(path));
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -68,6 +68,15 @@ class Inventory {
   // is the last sealed content; holders of other digests are dropped.
   Status RecordReceived(const std::string& path, uint64_t size, int64_t mtime_ns,
                         const std::string& sha256, int64_t now_ms);
+  // The same for many files in one transaction (a batch of small files would otherwise cost one
+  // durable transaction each). Returns one Status per file, in order.
+  struct Received {
+    std::string path;
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    std::string sha256;
+  };
+  std::vector<Status> RecordReceivedBatch(const std::vector<Received>& files, int64_t now_ms);
   // A file this node deleted (cleanup): tombstone now, not at the next scan. kNotFound if the
   // inventory never knew it; already a tombstone is OK.
   Status RecordDeleted(const std::string& path, int64_t now_ms);

@@ -309,6 +309,32 @@ TEST_F(InventoryTest, RecordReceivedSealsWithoutRehashing) {
             Code::kInvalidArgument);
 }
 
+TEST_F(InventoryTest, RecordReceivedBatchSealsEveryValidFileAndRefusesTheRest) {
+  std::vector<Inventory::Received> files;
+  for (int i = 0; i < 3; ++i) {
+    std::string rel = "selfplay/b" + std::to_string(i) + ".jsonl";
+    Write(rel, "abc");
+    struct stat st {};
+    ASSERT_EQ(::stat((root_ + "/" + rel).c_str(), &st), 0);
+    files.push_back({rel, 3, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                                 st.st_mtim.tv_nsec,
+                     kShaAbc});
+  }
+  files.push_back({"../escape", 3, 0, kShaAbc});
+  files.push_back({"selfplay/bad-sha.jsonl", 3, 0, "abc"});
+  std::vector<Status> st = inv_->RecordReceivedBatch(files, 10);
+  ASSERT_EQ(st.size(), 5u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(st[i].ok()) << st[i].ToString();
+    FileRecord f = MustGet(files[i].path);
+    EXPECT_TRUE(f.sealed);
+    EXPECT_EQ(f.sha256, kShaAbc);
+  }
+  EXPECT_EQ(st[3].code(), Code::kInvalidArgument);
+  EXPECT_EQ(st[4].code(), Code::kInvalidArgument);
+  EXPECT_EQ(ScanAt(20).hashed, 0u);  // recorded files are not rehashed
+}
+
 TEST_F(InventoryTest, SealNowSealsAtOnce) {
   Write("selfplay/s.jsonl", "abc");
   ASSERT_TRUE(inv_->SealNow("selfplay/s.jsonl", 5).ok());

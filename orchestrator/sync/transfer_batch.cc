@@ -194,6 +194,9 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
     }
   }
   std::set<std::string> dirs;
+  std::set<const BatchFile*> delivered;
+  std::vector<inventory::Inventory::Received> records;
+  std::vector<const BatchFile*> recorded;
   for (const Received& f : reader.done()) {
     std::string final_path = opt.data_root + "/" + f.rel;
     std::string part = final_path + ".part";
@@ -202,16 +205,22 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
       continue;
     }
     dirs.insert(internal::DirName(final_path));
+    delivered.insert(f.want);
     ++out->files_ok;
     errs->erase(f.want->path);
     if (opt.inventory) {
-      Status s = opt.inventory->RecordReceived(f.rel, f.want->size, internal::MtimeNs(final_path),
-                                               f.want->sha256, WallMs(opt));
-      if (!s.ok()) (*errs)[f.want->path] = s;
+      records.push_back({f.rel, f.want->size, internal::MtimeNs(final_path), f.want->sha256});
+      recorded.push_back(f.want);
     }
   }
   for (const std::string& d : dirs) {
     if (opt.fsync) RIFT_RETURN_IF_ERROR(internal::FsyncDir(d));
+  }
+  if (opt.inventory && !records.empty()) {  // one transaction for the whole POST
+    std::vector<Status> st = opt.inventory->RecordReceivedBatch(records, WallMs(opt));
+    for (size_t i = 0; i < st.size(); ++i) {
+      if (!st[i].ok()) (*errs)[recorded[i]->path] = st[i];
+    }
   }
   for (auto& [path, s] : reader.errors()) (*errs)[path] = s;
   Status fallback = r.ok() ? (r->status == 200 ? Unavailable("not in the batch answer")
@@ -219,9 +228,7 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
                                                              std::to_string(r->status)))
                            : r.status();
   for (const BatchFile* f : files) {
-    bool ok = false;
-    for (const Received& d : reader.done()) ok = ok || d.want == f;
-    if (!ok && !errs->count(f->path)) (*errs)[f->path] = fallback;
+    if (!delivered.count(f) && !errs->count(f->path)) (*errs)[f->path] = fallback;
   }
   return Status::Ok();
 }
