@@ -5,10 +5,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -262,6 +264,20 @@ std::string Daemon::LogTail(size_t bytes) const {
   ss << in.rdbuf();
   std::string s = ss.str();
   return s.size() > bytes ? s.substr(s.size() - bytes) : s;
+}
+
+void WriteFilledFile(const std::string& path, size_t bytes, char fill, int age_days) {
+  fs::create_directories(fs::path(path).parent_path());
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::string block(1 << 20, fill);
+    for (size_t done = 0; done < bytes; done += block.size()) {
+      out.write(block.data(), static_cast<std::streamsize>(std::min(block.size(), bytes - done)));
+    }
+  }
+  struct utimbuf t;
+  t.actime = t.modtime = time(nullptr) - static_cast<time_t>(age_days) * 86400;
+  utime(path.c_str(), &t);
 }
 
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout,

@@ -104,6 +104,10 @@ class Daemon {
   std::string url_;
 };
 
+// Writes `bytes` bytes of `fill` to `path` (parents created) and back-dates its mtime by
+// `age_days` days: data files of a known size and age for sync and cleanup tests.
+void WriteFilledFile(const std::string& path, size_t bytes, char fill, int age_days);
+
 // Polls `pred` every `step` until true or `timeout`; returns whether it became true.
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
              std::chrono::milliseconds step = std::chrono::milliseconds(20));

@@ -27,15 +27,7 @@ constexpr int kReplicated = 10;  // 5 MiB each, rep-1 newest ... rep-10 oldest
 constexpr size_t kMiB = 1 << 20;
 
 void WriteFile(const fs::path& p, size_t bytes, char fill, int age_days) {
-  fs::create_directories(p.parent_path());
-  {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    std::string block(kMiB, fill);
-    for (size_t done = 0; done < bytes; done += block.size()) out.write(block.data(), block.size());
-  }
-  struct utimbuf t;
-  t.actime = t.modtime = time(nullptr) - age_days * 86400;
-  utime(p.c_str(), &t);
+  WriteFilledFile(p.string(), bytes, fill, age_days);
 }
 
 std::string Rep(int k) { return "selfplay/cl/rep-" + std::to_string(k) + ".jsonl"; }

@@ -24,15 +24,7 @@ constexpr char kToken[] = "data-periodic-token-0123456789";
 constexpr size_t kMiB = 1 << 20;
 
 void WriteFile(const fs::path& p, size_t bytes, char fill, int age_days) {
-  fs::create_directories(p.parent_path());
-  {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    std::string block(kMiB, fill);
-    for (size_t done = 0; done < bytes; done += block.size()) out.write(block.data(), block.size());
-  }
-  struct utimbuf t;
-  t.actime = t.modtime = time(nullptr) - age_days * 86400;
-  utime(p.c_str(), &t);
+  WriteFilledFile(p.string(), bytes, fill, age_days);
 }
 
 double UsedFraction(const fs::path& dir) {
