@@ -57,6 +57,39 @@ run_transfer() {
   section "transfer: ours vs nginx+curl vs rsync daemon (loopback, same disk, same run)"
   bench/transfer.sh "$build"
 }
+run_health_transfer() {
+  section "/health p99 while four 1 GiB pulls stream from the same daemon"
+  local dir port pid i pulls=()
+  dir=$(mktemp -d -p "${RIFT_BENCH_TMP:-/var/tmp}" health-xfer.XXXXXX)
+  mkdir -p "$dir/node/data/selfplay"
+  head -c 1073741824 /dev/urandom >"$dir/node/data/selfplay/big.bin"
+  NODE_ID=h1 RINGRIFT_DIR="$dir/node" P2P_PORT=0 BIND_HOST=127.0.0.1 RINGRIFT_P2P_VOTERS=h1 \
+    RINGRIFT_CLUSTER_AUTH_TOKEN=bench-token RINGRIFT_QUIET_PERIOD_S=1 \
+    "$RIFT_P2P_BINARY" >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -s "$dir/node/state/p2p.port" ] && break; sleep 0.1; done
+  port=$(cat "$dir/node/state/p2p.port")
+  # Wait until the file is sealed (hashed) and served.
+  for _ in $(seq 600); do
+    curl -sf -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$port/sync/manifest" |
+      grep -q '"sealed":true' && break
+    sleep 0.2
+  done
+  local rss0
+  rss0=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  for i in 1 2 3 4; do
+    mkdir -p "$dir/c$i"
+    "$build/bench/transfer_bench" big "$dir/c$i" "http://127.0.0.1:$port" >"$dir/c$i.out" 2>&1 &
+    pulls+=($!)
+  done
+  sleep 0.5
+  wrk -t1 -c4 -d8s --latency "http://127.0.0.1:$port/health" | grep -E 'Requests/sec|99%|50%'
+  echo "daemon RSS during the pulls: $rss0 kB before, $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") kB now"
+  wait "${pulls[@]}" || true
+  for i in 1 2 3 4; do grep -h big_mib_s "$dir/c$i.out" || cat "$dir/c$i.out"; done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
 run_sim() {
   section "simulated convergence (deterministic simulator)"
   "$build/tests/sim/sim_convergence"
@@ -68,6 +101,7 @@ case "$what" in
   detection) run_detection ;;
   rss) run_rss ;;
   health) run_health ;;
+  health-transfer) run_health_transfer ;;
   sim) run_sim ;;
   transfer) run_transfer ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;

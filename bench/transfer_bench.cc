@@ -146,11 +146,18 @@ std::map<std::string, Entry> FetchManifest(const std::string& url) {
   if (!client.ok()) Die("client", client.status());
   std::map<std::string, Entry> out;
   uint64_t cursor = 0;
+  // The bench server answers /bench/manifest ("files"); a real daemon /sync/manifest ("records").
+  std::string route = "/bench/manifest", key = "files";
   for (;;) {
-    auto r = (*client)->Get("/bench/manifest?cursor=" + std::to_string(cursor));
+    auto r = (*client)->Get(route + "?cursor=" + std::to_string(cursor));
     if (!r.ok()) Die("manifest", r.status());
+    if (r->status == 404 && key == "files") {
+      route = "/sync/manifest";
+      key = "records";
+      continue;
+    }
     auto j = nlohmann::json::parse(r->body);
-    for (const auto& f : j["files"]) {
+    for (const auto& f : j[key]) {
       if (f["deleted"].get<bool>() || !f["sealed"].get<bool>()) {
         out.erase(f["path"].get<std::string>());
         continue;
