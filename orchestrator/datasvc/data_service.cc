@@ -84,23 +84,6 @@ struct DataService::Impl {
     }
   }
 
-  // Gives a received file its source's mtime (the planner ranks versions by mtime, so a late
-  // copy of an old version must not look newer than the source's newer version), then records
-  // the new stat (same sha256: no new version).
-  void KeepSourceMtime(const PullSpec& f) {
-    if (f.mtime_ns <= 0) return;
-    std::string full = options.data_root + "/" + f.path;
-    struct timespec ts[2] = {{f.mtime_ns / 1000000000, f.mtime_ns % 1000000000},
-                             {f.mtime_ns / 1000000000, f.mtime_ns % 1000000000}};
-    struct stat st {};
-    if (utimensat(AT_FDCWD, full.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0 ||
-        lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      return;
-    }
-    int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-    (void)inv->RecordReceived(f.path, static_cast<uint64_t>(st.st_size), mtime, f.sha256, NowMs());
-  }
-
   sync::PullOptions PullOpts(const std::string& id) {
     sync::PullOptions po;
     po.data_root = options.data_root;
@@ -126,7 +109,7 @@ struct DataService::Impl {
   void Run(const Job& job, TransferInfo* t) {
     if (!job.batch) {
       const PullSpec& f = job.files.front();
-      sync::PullRequest req{f.path, f.sha256, f.size, f.sources, options.token};
+      sync::PullRequest req{f.path, f.sha256, f.size, f.sources, options.token, f.mtime_ns};
       auto r = sync::PullFile(req, PullOpts(job.id));
       if (!r.ok()) {
         t->error = r.status().ToString();
@@ -136,13 +119,12 @@ struct DataService::Impl {
       t->bytes_resumed = r->bytes_resumed;
       t->bytes_done = f.size;
       t->source = r->source;
-      KeepSourceMtime(f);
       return;
     }
     sync::BatchRequest req;
     req.sources = job.files.front().sources;
     req.token = options.token;
-    for (const auto& f : job.files) req.files.push_back({f.path, f.sha256, f.size});
+    for (const auto& f : job.files) req.files.push_back({f.path, f.sha256, f.size, f.mtime_ns});
     auto r = sync::PullBatch(req, PullOpts(job.id));
     if (!r.ok()) {
       t->error = r.status().ToString();
@@ -151,11 +133,6 @@ struct DataService::Impl {
     t->bytes_received = r->bytes_received;
     t->bytes_done = r->bytes_received;
     t->source = req.sources.front();
-    std::set<std::string> failed;
-    for (const auto& [path, st] : r->failed) failed.insert(path);
-    for (const auto& f : job.files) {
-      if (!failed.count(f.path)) KeepSourceMtime(f);
-    }
     if (!r->failed.empty()) {
       t->error = std::to_string(r->failed.size()) + " of " + std::to_string(job.files.size()) +
                  " files failed; first: " + r->failed.front().first + ": " +

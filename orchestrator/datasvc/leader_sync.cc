@@ -22,7 +22,8 @@ constexpr auto kPendingTtl = std::chrono::seconds(120);
 
 struct NodeCache {
   uint64_t cursor = 0;
-  std::map<std::string, inventory::FileRecord> files;  // sealed, present
+  // Present files: sealed ones, and unsealed ones (being written there: never a pull target).
+  std::map<std::string, inventory::FileRecord> files;
   uint64_t disk_total = 0, disk_free = 0;
   double high_watermark = 0;  // the node's own (from its manifest); 0 = unknown
   bool outbound_only = false;
@@ -63,7 +64,7 @@ inventory::FileRecord ParseRecord(const json& r) {
 bool ApplyPage(const json& j, const MemberRef& m, NodeCache* cache) {
   for (const auto& rec : j.value("records", json::array())) {
     auto f = ParseRecord(rec);
-    if (f.deleted || !f.sealed || f.sha256.empty()) {
+    if (f.deleted) {
       cache->files.erase(f.path);
     } else {
       cache->files[f.path] = std::move(f);
@@ -196,12 +197,15 @@ struct LeaderSync::Impl {
   void SendHolders(const std::vector<sync::NodeView>& views, uint64_t term) {
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> who;  // path,sha
     for (const auto& v : views) {
-      for (const auto& [p, f] : v.files) who[{p, f.sha256}].push_back(v.node_id);
+      for (const auto& [p, f] : v.files) {
+        if (f.sealed && !f.sha256.empty()) who[{p, f.sha256}].push_back(v.node_id);
+      }
     }
     ForEachParallel(views.size(), ctx.fetch_threads, [&](size_t i) {
       const auto& v = views[i];
       json list = json::array();
       for (const auto& [p, f] : v.files) {
+        if (!f.sealed || f.sha256.empty()) continue;
         for (const auto& id : who[{p, f.sha256}]) {
           if (id != v.node_id) list.push_back({{"path", p}, {"node_id", id}, {"sha256", f.sha256}});
         }

@@ -146,6 +146,12 @@ bool Holds(const Version& v, const NodeView& n) {
   return std::find(v.holders.begin(), v.holders.end(), &n) != v.holders.end();
 }
 
+// The node has the path unsealed: it is being written there, and a pull would replace it.
+bool WritingLocally(const std::string& path, const NodeView& n) {
+  auto it = n.files.find(path);
+  return it != n.files.end() && !it->second.deleted && !it->second.sealed;
+}
+
 bool HasPullableSource(const Version& v) {
   return std::any_of(v.holders.begin(), v.holders.end(),
                      [](const NodeView* h) { return !h->outbound_only; });
@@ -164,7 +170,7 @@ Plan PlanTraining(const std::vector<NodeView>& nodes, const std::vector<FileClas
   for (const auto& [path, v] : CurrentVersions(alive)) {
     if (!ClassNamed(classes, v.record->klass).training_needs_all) continue;
     for (const NodeView* t : trainers) {
-      if (Holds(v, *t) || b.Capped(*t)) continue;
+      if (Holds(v, *t) || WritingLocally(path, *t) || b.Capped(*t)) continue;
       if (!b.Fits(*t, v.record->size)) {
         b.Shortfall(path, "training node " + t->node_id + " would reach its high watermark");
         continue;
@@ -192,7 +198,10 @@ Plan PlanReplication(const std::vector<NodeView>& nodes, const std::vector<FileC
     while (missing > 0) {
       const NodeView* best = nullptr;
       for (const NodeView* n : alive) {
-        if (Holds(v, *n) || std::find(chosen.begin(), chosen.end(), n) != chosen.end()) continue;
+        if (Holds(v, *n) || WritingLocally(path, *n) ||
+            std::find(chosen.begin(), chosen.end(), n) != chosen.end()) {
+          continue;
+        }
         if (!pullable && n->outbound_only) continue;  // a push needs a target that accepts
         if (b.Capped(*n)) {
           capped = true;

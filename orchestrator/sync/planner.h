@@ -9,6 +9,8 @@
 //    bytes (ties broken by node id, so plans are deterministic), never to a node at or above
 //    its high watermark (after counting the bytes already planned for it), never to a node that
 //    already holds the version, never to an outbound-only node as a pull *source* (those push).
+//  - Never to a node whose record of the path is unsealed: the file is being written there, and
+//    a pull would replace newer local data.
 //  - Each pull lists every known holder of the exact version (sha256) as a source, best first
 //    (the file's origin, then others by id), so the puller can fail over.
 //  - Bounded: at most `max_pulls_per_node` pulls per target per plan (the next round continues).

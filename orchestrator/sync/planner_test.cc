@@ -207,6 +207,25 @@ TEST(SyncPlannerTest, TrainingNodesGetAllSelfplayFilesFromAnyHolder) {
   EXPECT_TRUE(p.shortfalls.empty()) << Dump(p);
 }
 
+TEST(SyncPlannerTest, ANodeWritingThePathLocallyIsNeverATarget) {
+  // n3 rewrote training/x (unsealed: newer data being written); n1 holds the old sealed version.
+  // Replication must not place the old version on n3, and training must not either.
+  std::vector<NodeView> nodes = {Node("n1", 30), Node("n2", 60), Node("n3", 90)};
+  nodes[2].training = true;
+  Give(&nodes[0], File("training/x", "old"));
+  Give(&nodes[0], File("selfplay/g.db", "g"));
+  FileRecord writing = File("training/x", "");
+  writing.sealed = false;
+  Give(&nodes[2], writing);
+  FileRecord writing_games = File("selfplay/g.db", "");
+  writing_games.sealed = false;
+  Give(&nodes[2], writing_games);
+  Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+  for (const auto& pull : p.pulls) EXPECT_NE(pull.target, "n3") << Dump(p);
+  ASSERT_EQ(p.pulls.size(), 2u) << Dump(p);  // both go to n2 instead
+  EXPECT_TRUE(PlanTraining(nodes, Classes(), PlanOptions{}).pulls.empty());
+}
+
 TEST(SyncPlannerTest, DeadNodesAreNeitherTrainingTargetsNorSources) {
   std::vector<NodeView> nodes = {Node("n1", 50), Node("n2", 40), Node("t1", 60), Node("t2", 60)};
   nodes[2].training = nodes[3].training = true;

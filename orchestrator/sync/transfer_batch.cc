@@ -184,6 +184,9 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
     for (const Received& f : reader.done()) ::unlink((opt.data_root + "/" + f.rel + ".part").c_str());
     return reader.local();
   }
+  for (const Received& f : reader.done()) {
+    internal::SetMtime(opt.data_root + "/" + f.rel + ".part", f.want->mtime_ns);
+  }
   // Durable data before the renames: one syncfs for the whole batch instead of one fsync per
   // file; then the renames, then each directory once.
   if (opt.fsync && !reader.done().empty()) {
@@ -200,6 +203,11 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
   for (const Received& f : reader.done()) {
     std::string final_path = opt.data_root + "/" + f.rel;
     std::string part = final_path + ".part";
+    if (Status s = internal::SafeToReplace(final_path, f.rel, opt.inventory); !s.ok()) {
+      ::unlink(part.c_str());
+      (*errs)[f.want->path] = s;
+      continue;
+    }
     if (::rename(part.c_str(), final_path.c_str()) != 0) {
       (*errs)[f.want->path] = Internal("rename " + part + ": " + std::strerror(errno));
       continue;

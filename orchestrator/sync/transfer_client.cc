@@ -178,6 +178,10 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
     return fail_and_remove(Internal("sha256 mismatch for '" + rel + "': expected " +
                                     request.sha256 + ", received " + got + " (discarded)"));
   }
+  if (Status s = internal::SafeToReplace(final_path, rel, options.inventory); !s.ok()) {
+    return fail_and_remove(s);
+  }
+  internal::SetMtime(p.part, request.mtime_ns);  // before the fsync, so it is durable too
   Status s = internal::FsyncRename(p.fd, p.part, final_path, options.fsync);
   if (!s.ok()) return fail_and_remove(s);
   if (options.inventory) {

@@ -30,6 +30,9 @@ struct PullRequest {
   uint64_t size = 0;
   std::vector<std::string> sources;  // base URLs ("http://host:port"), best first
   std::string token;
+  // The source's mtime, given to the file before its rename (0 = keep the arrival time). The
+  // planner ranks versions by mtime, so a late copy of an old version must not look newer.
+  int64_t mtime_ns = 0;
 };
 
 struct PullOptions {
@@ -61,6 +64,7 @@ struct BatchFile {
   std::string path;
   std::string sha256;
   uint64_t size = 0;
+  int64_t mtime_ns = 0;  // as PullRequest::mtime_ns
 };
 struct BatchRequest {
   std::vector<BatchFile> files;

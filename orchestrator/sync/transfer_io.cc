@@ -123,6 +123,28 @@ int64_t MtimeNs(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+Status SafeToReplace(const std::string& final_path, const std::string& rel,
+                     const inventory::Inventory* inventory) {
+  struct stat st {};
+  if (::lstat(final_path.c_str(), &st) != 0 || inventory == nullptr) return Status::Ok();
+  auto rec = inventory->Get(rel);
+  int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (rec && rec->sealed && !rec->deleted && S_ISREG(st.st_mode) &&
+      rec->size == static_cast<uint64_t>(st.st_size) && rec->mtime_ns == mtime) {
+    return Status::Ok();
+  }
+  return FailedPrecondition("not replacing '" + rel +
+                            "': the local file changed since it was last sealed (it may be "
+                            "newer data being written); the next sync round re-plans it");
+}
+
+void SetMtime(const std::string& path, int64_t mtime_ns) {
+  if (mtime_ns <= 0) return;
+  struct timespec ts[2] = {{mtime_ns / 1000000000, mtime_ns % 1000000000},
+                           {mtime_ns / 1000000000, mtime_ns % 1000000000}};
+  ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
 std::string QueryEscape(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "orchestrator/base/status.h"
+#include "orchestrator/inventory/inventory.h"
 
 namespace rift::sync::internal {
 
@@ -38,6 +39,14 @@ Status FsyncRename(int fd, const std::string& part, const std::string& final, bo
 Status FsyncDir(const std::string& dir);
 std::string DirName(const std::string& path);
 int64_t MtimeNs(const std::string& path);
+// Whether a pull may rename over `final_path`: yes if nothing is there, or if the inventory's
+// sealed record of `rel` still matches the file on disk (a new version replacing an old one).
+// A file that changed locally since it was sealed, or was never indexed, is never replaced:
+// it may be newer data being written (kFailedPrecondition naming the path).
+Status SafeToReplace(const std::string& final_path, const std::string& rel,
+                     const inventory::Inventory* inventory);
+// Sets the file's mtime (and atime) without following a symlink; no-op when mtime_ns <= 0.
+void SetMtime(const std::string& path, int64_t mtime_ns);
 // Percent-encodes a query value (everything but unreserved characters and '/').
 std::string QueryEscape(const std::string& s);
 

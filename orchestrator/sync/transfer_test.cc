@@ -127,6 +127,36 @@ TEST_F(TransferTest, LargeFileArrivesByteIdenticalAndIsRecorded) {
   EXPECT_EQ(rec->sha256, sha);
 }
 
+TEST_F(TransferTest, APullNeverReplacesALocallyChangedFileButReplacesASealedOldVersion) {
+  Node src(dir_ + "/a"), dst(dir_ + "/b", false);
+  std::string v1 = src.Put("training/x.bin", "version one");
+  // dst holds v1, sealed; then rewrites it locally (newer data, not yet sealed).
+  dst.Put("training/x.bin", "version one");
+  std::ofstream(dst.root + "/training/x.bin", std::ios::binary | std::ios::trunc)
+      << "version two, written here";
+  auto r = PullFile({"training/x.bin", v1, 11, {src.url}, kToken}, Opts(dst));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
+  EXPECT_EQ(ReadFile(dst.root + "/training/x.bin"), "version two, written here");
+  EXPECT_FALSE(fs::exists(dst.root + "/training/x.bin.part"));
+  // The same in a batch.
+  BatchRequest batch{{{"training/x.bin", v1, 11}}, {src.url}, kToken};
+  auto b = PullBatch(batch, Opts(dst));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->files_ok, 0u);
+  EXPECT_EQ(ReadFile(dst.root + "/training/x.bin"), "version two, written here");
+
+  // A new version from elsewhere does replace a sealed old version that is unchanged on disk,
+  // and takes the source's mtime.
+  Node old(dir_ + "/c", false);
+  old.Put("training/x.bin", "version zero");
+  const int64_t source_mtime = 1'600'000'000'000'000'000;
+  auto ok = PullFile({"training/x.bin", v1, 11, {src.url}, kToken, source_mtime}, Opts(old));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ReadFile(old.root + "/training/x.bin"), "version one");
+  EXPECT_EQ(old.inv->Get("training/x.bin")->mtime_ns, source_mtime);
+}
+
 TEST_F(TransferTest, RangesAnswer206And416WithTheEtag) {
   Node src(dir_ + "/a");
   std::string data = RandomBytes(1000, 2);
