@@ -91,10 +91,6 @@ std::vector<inventory::FileClass> FileClasses(const settings::Settings& s) {
   return out;  // empty: the data service uses the defaults
 }
 
-bool IsTrainingRole(const std::string& role) {
-  return role.find("nn_training") != std::string::npos || role == "all";
-}
-
 datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
   fs::path dir = fs::absolute(s.ringrift_dir);
   datasvc::DataOptions o;
@@ -225,9 +221,8 @@ struct Node::Impl : api::NodeApi {
     lc.has_lease = [this] { return HasLease(); };
     lc.term = [this] { return State()->core.term; };
     lc.alive_members = [this] { return AliveMembers(); };
-    for (const auto& h : settings.hosts) {
-      if (IsTrainingRole(h.role)) lc.training_nodes.insert(h.id);
-    }
+    std::vector<std::string> trainers = settings::TrainingNodeIds(settings);
+    lc.training_nodes.insert(trainers.begin(), trainers.end());
     lc.classes = data->classes();
     lc.high_watermark = settings.cleanup.high_watermark;
     lc.sync_interval = settings.sync.interval;
@@ -239,8 +234,7 @@ struct Node::Impl : api::NodeApi {
     rc.leader = leader_sync.get();
     rc.marks = {settings.cleanup.high_watermark, settings.cleanup.low_watermark};
     rc.outbound_only = settings.outbound_only;
-    const settings::Host* self = settings.FindHost(settings.node_id);
-    rc.training = self && IsTrainingRole(self->role);
+    rc.training = std::find(trainers.begin(), trainers.end(), settings.node_id) != trainers.end();
     datasvc::RegisterDataRoutes(r, rc);
   }
 

@@ -125,6 +125,15 @@ struct Problem {
                                  // warnings: "node.conf:7: FOO: warning: unknown key"
 };
 
+// Training nodes: hosts (not `status: disabled`) whose role contains `nn_training` or is `all`;
+// with none, the hosts with the strongest GPU by GpuScore (all of them on a tie); with no GPU
+// host either, none. In YAML order.
+std::vector<std::string> TrainingNodeIds(const Settings& s);
+bool IsTrainingRole(const std::string& role);
+// Relative training strength of a `gpu:` string ("H100", "2x RTX 4090", "Apple M2"): 0 for
+// empty/none/cpu, a table score for known models (times a leading "Nx" count), 10 for unknown.
+double GpuScore(const std::string& gpu);
+
 // True if any problem is an error (warnings alone do not fail a load).
 bool HasErrors(const std::vector<Problem>& problems);
 

@@ -760,5 +760,27 @@ TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.70);
 }
 
+TEST(TrainingNodesTest, RolesWinElseTheStrongestGpuHostsElseNone) {
+  Settings s;
+  s.hosts = {{.id = "a", .gpu = "RTX 3090"},
+             {.id = "b", .gpu = "H100", .status = "disabled"},
+             {.id = "c", .gpu = "2x RTX 4090"},
+             {.id = "d", .gpu = "RTX 4090"},
+             {.id = "e", .gpu = "2x rtx 4090"},
+             {.id = "f"}};
+  // No training role: the strongest enabled GPU hosts (the disabled H100 does not count).
+  EXPECT_EQ(TrainingNodeIds(s), (std::vector<std::string>{"c", "e"}));
+  s.hosts[3].role = "selfplay,nn_training";
+  EXPECT_EQ(TrainingNodeIds(s), (std::vector<std::string>{"d"}));
+  s.hosts.erase(s.hosts.begin(), s.hosts.begin() + 5);  // only the CPU host "f" is left
+  EXPECT_TRUE(TrainingNodeIds(s).empty());
+  EXPECT_EQ(GpuScore(""), 0);
+  EXPECT_EQ(GpuScore("none"), 0);
+  EXPECT_GT(GpuScore("A100 80GB"), GpuScore("RTX 4090"));
+  EXPECT_GT(GpuScore("Mystery GPU"), 0);
+  EXPECT_TRUE(IsTrainingRole("all"));
+  EXPECT_FALSE(IsTrainingRole("selfplay"));
+}
+
 }  // namespace
 }  // namespace rift::settings
