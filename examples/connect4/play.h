@@ -1,0 +1,53 @@
+#pragma once
+// Players and games. The random player picks a uniformly random legal column. A model player
+// takes an immediate win when it has one; otherwise it scores every legal move by a one-ply
+// lookahead (the model's value of the position after the move, from the opponent's side,
+// negated) and plays the best (ties broken at random), or, for selfplay, samples with a
+// softmax temperature and an epsilon of uniformly random moves so games differ.
+#include <cstdint>
+#include <vector>
+
+#include "examples/connect4/board.h"
+#include "examples/connect4/model.h"
+#include "examples/connect4/rng.h"
+
+namespace rift::c4 {
+
+struct Player {
+  const Model* model = nullptr;  // nullptr: uniform random player
+  double temperature = 0;        // 0: greedy
+  double epsilon = 0;            // chance of a uniformly random move
+
+  static Player Random() { return {}; }
+  static Player Greedy(const Model* m) { return {m, 0, 0}; }
+};
+
+// The column `player` plays in `board` (not finished, not full).
+int ChooseMove(const Board& board, const Player& player, Rng& rng);
+
+struct Game {
+  std::vector<int> moves;
+  int winner = 0;  // 1, 2, or 0 for a draw
+};
+
+// Plays one game from the empty board (after `opening`, which must not end the game) between
+// `first` (player 1) and `second` (player 2).
+Game PlayGame(BoardSize size, const Player& first, const Player& second, Rng& rng,
+              const std::vector<int>& opening = {});
+
+struct MatchResult {
+  int games = 0;
+  int wins = 0;  // of the candidate
+  int losses = 0;
+  int draws = 0;
+  double WinRate() const { return games == 0 ? 0.0 : (wins + 0.5 * draws) / games; }
+};
+
+// `candidate` against `opponent` over `games` games, alternating colours (the candidate moves
+// first in even-numbered games). Each pair of games shares a random opening of `opening_plies`
+// moves, so deterministic players still meet varied positions and neither colour is favoured.
+// Deterministic for a given seed.
+MatchResult PlayMatch(BoardSize size, const Player& candidate, const Player& opponent, int games,
+                      uint64_t seed, int opening_plies);
+
+}  // namespace rift::c4
