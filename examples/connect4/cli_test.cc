@@ -223,6 +223,28 @@ TEST(C4CliTest, TrainWithTheEvolutionStrategy) {
   EXPECT_TRUE(LoadModel(t / "es.model").ok());
 }
 
+TEST(C4CliTest, OtherBoardSizesWorkEndToEnd) {
+  TempDir t;
+  ASSERT_EQ(C4({"selfplay", "--games", "100", "--board", "5x6", "--out-dir", t / "d"}).code, 0);
+  Outcome wrong = C4({"train", "--data", t / "d", "--out", t / "m.model"});
+  EXPECT_EQ(wrong.code, kExitError);
+  EXPECT_NE(wrong.err.find("skipped 100 record(s) of other board sizes"), std::string::npos);
+  Outcome r = C4({"train", "--data", t / "d", "--out", t / "m.model", "--board", "5x6"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.last["board"], "5x6");
+  Outcome sp = C4({"selfplay", "--games", "10", "--out-dir", t / "e", "--model", t / "m.model"});
+  ASSERT_EQ(sp.code, kExitOk) << sp.err;
+  EXPECT_EQ(sp.last["board"], "5x6");
+  Outcome ev = C4({"eval", "--candidate", t / "m.model", "--games", "10"});
+  ASSERT_EQ(ev.code, kExitOk) << ev.err;
+  EXPECT_EQ(ev.last["board"], "5x6");
+  ASSERT_EQ(C4({"init", "--out", t / "z.model"}).code, kExitOk);
+  Outcome mismatch =
+      C4({"eval", "--candidate", t / "m.model", "--current", t / "z.model", "--games", "2"});
+  EXPECT_EQ(mismatch.code, kExitError);
+  EXPECT_NE(mismatch.err.find("5x6"), std::string::npos) << mismatch.err;
+}
+
 TEST(C4CliTest, MissingInputsAreErrorsNamingThem) {
   TempDir t;
   Outcome r = C4({"train", "--data", t / "nope", "--out", t / "m.model"});

@@ -168,8 +168,7 @@ Result<GameRecord> DecodeRecord(std::string_view line) {
   return DecodeRecordJson(j);
 }
 
-Result<std::vector<Game>> LoadGames(const std::vector<std::string>& dirs, BoardSize board,
-                                    DataStats* stats) {
+Result<GameSet> LoadGames(const std::vector<std::string>& dirs, BoardSize board, DataStats* stats) {
   std::vector<std::string> files;
   for (const std::string& dir : dirs) {
     std::error_code ec;
@@ -187,7 +186,7 @@ Result<std::vector<Game>> LoadGames(const std::vector<std::string>& dirs, BoardS
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
 
-  std::vector<Game> games;
+  GameSet games;
   for (const std::string& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return Internal("cannot read " + file);
@@ -210,7 +209,7 @@ Result<std::vector<Game>> LoadGames(const std::vector<std::string>& dirs, BoardS
       }
       ++stats->games;
       stats->positions += static_cast<int64_t>(rec->moves.size());
-      games.push_back({std::move(rec->moves), rec->winner});
+      games.Add(rec->moves, rec->winner);
     }
   }
   return games;

@@ -53,7 +53,6 @@ struct DataStats {
 // Reads every *.jsonl file under `dirs` (recursively, in path order; *.part files are
 // ignored) and keeps the games of `board`. Bad lines are counted, never fatal; a missing or
 // unreadable directory is an error.
-Result<std::vector<Game>> LoadGames(const std::vector<std::string>& dirs, BoardSize board,
-                                    DataStats* stats);
+Result<GameSet> LoadGames(const std::vector<std::string>& dirs, BoardSize board, DataStats* stats);
 
 }  // namespace rift::c4

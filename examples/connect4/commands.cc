@@ -63,8 +63,8 @@ Status EnsureParentDir(const std::string& file) {
   return dir.empty() ? Status::Ok() : EnsureDir(dir);
 }
 
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double Seconds(TimePoint start) {
+  return std::chrono::duration<double>(RealTime().Now() - start).count();
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ int RunSelfplay(const SelfplayArgs& a, std::ostream& out, std::ostream& err,
   rec.seed = seed;
   int64_t played = 0, positions = 0, wins[3] = {0, 0, 0};
   bool interrupted = false;
-  const auto start = Clock::now();
+  const auto start = RealTime().Now();
   for (int64_t i = 0; i < a.games; ++i) {
     if (stop != nullptr && stop->load()) {
       interrupted = true;
@@ -163,7 +163,7 @@ int RunTrain(const TrainArgs& a, std::ostream& out, std::ostream& err) {
 
   Model model = init ? init->model : Model::Zero(*board);
   model.parent = init ? init->sha256 : "";
-  const auto start = Clock::now();
+  const auto start = RealTime().Now();
   SgdOptions sgd;
   sgd.epochs = a.epochs > 0 ? a.epochs : 4;
   sgd.seed = a.seed;

@@ -5,6 +5,7 @@
 // negated) and plays the best (ties broken at random), or, for selfplay, samples with a
 // softmax temperature and an epsilon of uniformly random moves so games differ.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "examples/connect4/board.h"
@@ -28,6 +29,34 @@ int ChooseMove(const Board& board, const Player& player, Rng& rng);
 struct Game {
   std::vector<int> moves;
   int winner = 0;  // 1, 2, or 0 for a draw
+};
+
+// Finished games packed one byte per move (what training holds in memory: about 30 bytes a
+// game on 6x7, so millions of games fit).
+class GameSet {
+ public:
+  GameSet() = default;
+  explicit GameSet(const std::vector<Game>& games) {
+    for (const Game& g : games) Add(g.moves, g.winner);
+  }
+  void Add(const std::vector<int>& moves, int winner) {
+    for (int m : moves) moves_.push_back(static_cast<uint8_t>(m));
+    end_.push_back(moves_.size());
+    winner_.push_back(static_cast<int8_t>(winner));
+  }
+  size_t size() const { return winner_.size(); }
+  bool empty() const { return winner_.empty(); }
+  int64_t positions() const { return static_cast<int64_t>(moves_.size()); }
+  std::span<const uint8_t> moves(size_t i) const {
+    const size_t begin = i == 0 ? 0 : end_[i - 1];
+    return {moves_.data() + begin, end_[i] - begin};
+  }
+  int winner(size_t i) const { return winner_[i]; }
+
+ private:
+  std::vector<uint8_t> moves_;
+  std::vector<size_t> end_;
+  std::vector<int8_t> winner_;
 };
 
 // Plays one game from the empty board (after `opening`, which must not end the game) between

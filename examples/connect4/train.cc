@@ -14,17 +14,15 @@ struct Position {
   float label;  // from the side to move: 1 win, 0 loss, 0.5 draw
 };
 
-std::vector<Position> Positions(BoardSize size, const std::vector<Game>& games) {
-  std::vector<Position> out;
-  for (const Game& g : games) {
-    Board board(size);
-    for (int col : g.moves) {
-      const float label = g.winner == 0 ? 0.5f : (g.winner == board.ToMove() ? 1.0f : 0.0f);
-      out.push_back({board, label});
-      board.Play(col);
-    }
+// Appends the positions of game `i` (each before its move) to `out`.
+void AppendPositions(BoardSize size, const GameSet& games, size_t i, std::vector<Position>* out) {
+  Board board(size);
+  const int winner = games.winner(i);
+  for (uint8_t col : games.moves(i)) {
+    const float label = winner == 0 ? 0.5f : (winner == board.ToMove() ? 1.0f : 0.0f);
+    out->push_back({board, label});
+    board.Play(col);
   }
-  return out;
 }
 
 double LogLoss(double p, double y) {
@@ -32,49 +30,79 @@ double LogLoss(double p, double y) {
   return -(y * std::log(p + kEps) + (1 - y) * std::log(1 - p + kEps));
 }
 
-double MeanLossOf(const Model& model, const std::vector<Position>& positions) {
-  if (positions.empty()) return 0;
-  double total = 0;
-  for (const Position& p : positions) total += LogLoss(Sigmoid(model.Logit(p.board)), p.label);
-  return total / static_cast<double>(positions.size());
+// Positions are shuffled within a window of this many (games are shuffled whole), so memory
+// stays at the packed games plus one window.
+constexpr size_t kShuffleWindow = 16384;
+
+struct Sgd {
+  Model& model;
+  const SgdOptions& options;
+  std::vector<double> sum_sq;
+  Feature buf[kMaxActiveFeatures];
+
+  void Step(const Position& p) {
+    const int n = model.space->Extract(p.board, buf);
+    double z = 0;
+    for (int k = 0; k < n; ++k) {
+      z += model.weights[static_cast<size_t>(buf[k].index)] * buf[k].value;
+    }
+    const double err = Sigmoid(z) - p.label;
+    for (int k = 0; k < n; ++k) {
+      const size_t w = static_cast<size_t>(buf[k].index);
+      const double g = err * buf[k].value + options.l2 * model.weights[w];
+      sum_sq[w] += g * g;
+      model.weights[w] -= options.learning_rate * g / (std::sqrt(sum_sq[w]) + 1e-8);
+    }
+  }
+};
+
+template <typename T>
+void Shuffle(std::vector<T>& v, Rng& rng) {
+  for (size_t i = v.size(); i > 1; --i) {
+    std::swap(v[i - 1], v[static_cast<size_t>(rng.Below(static_cast<int>(i)))]);
+  }
 }
 
 }  // namespace
 
-double MeanLoss(const Model& model, const std::vector<Game>& games) {
-  return MeanLossOf(model, Positions(model.board(), games));
+double MeanLoss(const Model& model, const GameSet& games) {
+  if (games.positions() == 0) return 0;
+  std::vector<Position> positions;
+  double total = 0;
+  for (size_t i = 0; i < games.size(); ++i) {
+    positions.clear();
+    AppendPositions(model.board(), games, i, &positions);
+    for (const Position& p : positions) {
+      total += LogLoss(Sigmoid(model.Logit(p.board)), p.label);
+    }
+  }
+  return total / static_cast<double>(games.positions());
 }
 
-TrainStats TrainSgd(Model& model, const std::vector<Game>& games, const SgdOptions& options) {
-  std::vector<Position> positions = Positions(model.board(), games);
-  std::vector<double> sum_sq(model.weights.size(), 0.0);
-  std::vector<uint32_t> order(positions.size());
+TrainStats TrainSgd(Model& model, const GameSet& games, const SgdOptions& options) {
+  Sgd sgd{model, options, std::vector<double>(model.weights.size(), 0.0), {}};
+  std::vector<uint32_t> order(games.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::vector<Position> window;
+  window.reserve(kShuffleWindow + 64);
   Rng rng(options.seed);
-  Feature buf[kMaxActiveFeatures];
+  auto flush = [&] {
+    Shuffle(window, rng);
+    for (const Position& p : window) sgd.Step(p);
+    window.clear();
+  };
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
-    for (size_t i = order.size(); i > 1; --i) {
-      std::swap(order[i - 1], order[static_cast<size_t>(rng.Below(static_cast<int>(i)))]);
+    Shuffle(order, rng);
+    for (uint32_t g : order) {
+      AppendPositions(model.board(), games, g, &window);
+      if (window.size() >= kShuffleWindow) flush();
     }
-    for (uint32_t idx : order) {
-      const Position& p = positions[idx];
-      const int n = model.space->Extract(p.board, buf);
-      double z = 0;
-      for (int k = 0; k < n; ++k)
-        z += model.weights[static_cast<size_t>(buf[k].index)] * buf[k].value;
-      const double err = Sigmoid(z) - p.label;
-      for (int k = 0; k < n; ++k) {
-        const size_t w = static_cast<size_t>(buf[k].index);
-        const double g = err * buf[k].value + options.l2 * model.weights[w];
-        sum_sq[w] += g * g;
-        model.weights[w] -= options.learning_rate * g / (std::sqrt(sum_sq[w]) + 1e-8);
-      }
-    }
+    flush();
   }
   TrainStats stats;
   stats.games = static_cast<int64_t>(games.size());
-  stats.positions = static_cast<int64_t>(positions.size());
-  stats.loss = MeanLossOf(model, positions);
+  stats.positions = games.positions();
+  stats.loss = MeanLoss(model, games);
   return stats;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Fitting the value model.
 //   SGD: logistic regression on every position of the games (label: 1 if the side to move went
-//   on to win, 0 if it lost, 1/2 for a draw), AdaGrad steps, shuffled each epoch.
+//   on to win, 0 if it lost, 1/2 for a draw), AdaGrad steps; each epoch shuffles the games and
+//   the positions within windows of 16384.
 //   ES: an antithetic evolution strategy on the weights whose fitness is the win rate of the
 //   greedy player against an opponent (the --init model, or the random player); a generation's
 //   step is kept only if it does not lose to the current weights on fresh games.
@@ -27,10 +28,10 @@ struct TrainStats {
 };
 
 // Trains `model` in place (starting from its weights) on `games` of its board size.
-TrainStats TrainSgd(Model& model, const std::vector<Game>& games, const SgdOptions& options);
+TrainStats TrainSgd(Model& model, const GameSet& games, const SgdOptions& options);
 
 // Mean log loss of `model` on the positions of `games`.
-double MeanLoss(const Model& model, const std::vector<Game>& games);
+double MeanLoss(const Model& model, const GameSet& games);
 
 struct EsOptions {
   int generations = 6;
