@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Not part of the test suite: timings on a shared
 # 2-core machine are noisy, so read ratios within one run.
-#   bench/run.sh [all|failover|detection|rss|health|sim|transfer]   (default: all)
+#   bench/run.sh [all|failover|detection|rss|health|sim|transfer|c4]   (default: all)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -90,13 +90,20 @@ run_health_transfer() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }
+run_c4() {
+  cmake --build "$build" --target c4_bench rift-c4 >/dev/null
+  section "example workload (rift-c4, Connect Four 6x7): speed on one core"
+  "$build/bench/c4_bench" speed
+  section "example workload: learning curve and improvement iterations"
+  "$build/bench/c4_bench" quality
+}
 run_sim() {
   section "simulated convergence (deterministic simulator)"
   "$build/tests/sim/sim_convergence"
 }
 
 case "$what" in
-  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer ;;
+  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer; run_c4 ;;
   failover) run_failover ;;
   detection) run_detection ;;
   rss) run_rss ;;
@@ -104,5 +111,6 @@ case "$what" in
   health-transfer) run_health_transfer ;;
   sim) run_sim ;;
   transfer) run_transfer ;;
+  c4) run_c4 ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;
 esac
