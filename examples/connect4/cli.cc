@@ -32,6 +32,11 @@ int RunC4(std::vector<std::string> args, std::ostream& out, std::ostream& err,
       ->capture_default_str();
   selfplay->add_option("--prefix", sp.prefix, "Output file name prefix")->capture_default_str();
 
+  const char* kOptionalHelp =
+      "A model path that does not exist means no model (random player, untrained start, random "
+      "baseline) instead of an error";
+  selfplay->add_flag("--optional-models", sp.optional_models, kOptionalHelp);
+
   TrainArgs tr;
   auto* train = app.add_subcommand("train", "Fit a model to the game records under --data");
   train->add_option("--data", tr.data, "Directory of *.jsonl records (repeatable; recursive)")
@@ -62,6 +67,8 @@ int RunC4(std::vector<std::string> args, std::ostream& out, std::ostream& err,
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
+  train->add_flag("--optional-models", tr.optional_models, kOptionalHelp);
+
   EvalArgs ev;
   auto* eval = app.add_subcommand("eval", "Play a candidate against the current model or random");
   eval->add_option("--candidate", ev.candidate, "Candidate model file")->required();
@@ -77,6 +84,8 @@ int RunC4(std::vector<std::string> args, std::ostream& out, std::ostream& err,
                    "Random opening moves shared by each pair of games")
       ->check(CLI::Range(0, 16))
       ->capture_default_str();
+
+  eval->add_flag("--optional-models", ev.optional_models, kOptionalHelp);
 
   PromoteArgs pr;
   auto* promote = app.add_subcommand("promote", "Install a candidate as DIR/current.model");

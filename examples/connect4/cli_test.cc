@@ -273,6 +273,33 @@ TEST(C4CliTest, MissingInputsAreErrorsNamingThem) {
   EXPECT_NE(r.err.find("model file " + (t / "missing.model")), std::string::npos) << r.err;
 }
 
+TEST(C4CliTest, OptionalModelsThatDoNotExistMeanNone) {
+  TempDir t;
+  const std::string missing = t / "models/current.model";
+  Outcome sp = C4({"selfplay", "--games", "20", "--out-dir", t / "d", "--model", missing});
+  EXPECT_EQ(sp.code, kExitError);
+  sp = C4(
+      {"selfplay", "--games", "20", "--out-dir", t / "d", "--model", missing, "--optional-models"});
+  ASSERT_EQ(sp.code, kExitOk) << sp.err;
+  EXPECT_EQ(sp.last["model"], "random");
+  Outcome tr = C4(
+      {"train", "--data", t / "d", "--out", t / "c.model", "--init", missing, "--optional-models"});
+  ASSERT_EQ(tr.code, kExitOk) << tr.err;
+  EXPECT_EQ(LoadModel(t / "c.model")->parent, "");
+  Outcome ev = C4({"eval", "--candidate", t / "c.model", "--current", missing, "--games", "4",
+                   "--optional-models"});
+  ASSERT_EQ(ev.code, kExitOk) << ev.err;
+  EXPECT_EQ(ev.last["opponent"], "random");
+  // An existing but corrupt model is still an error.
+  { std::ofstream(t / "bad.model") << "nonsense"; }
+  ev = C4({"eval", "--candidate", t / "c.model", "--current", t / "bad.model", "--games", "4",
+           "--optional-models"});
+  EXPECT_EQ(ev.code, kExitError);
+  // --candidate is never optional.
+  ev = C4({"eval", "--candidate", missing, "--games", "4", "--optional-models"});
+  EXPECT_EQ(ev.code, kExitError);
+}
+
 TEST(C4CliTest, BadFlagsAreUsageErrors) {
   TempDir t;
   ASSERT_EQ(C4({"init", "--out", t / "m.model"}).code, kExitOk);

@@ -46,6 +46,17 @@ Result<LoadedModel> Load(const std::string& path) {
   return LoadedModel{std::move(*model), Sha256Hex(*bytes)};
 }
 
+// An optional model: none when `path` is empty, or when `optional` and the file does not
+// exist (the first iteration of a loop has no current model yet).
+Result<std::optional<LoadedModel>> LoadIfGiven(const std::string& path, bool optional) {
+  std::error_code ec;
+  if (path.empty() || (optional && !fs::exists(path, ec) && !ec)) {
+    return std::optional<LoadedModel>();
+  }
+  RIFT_ASSIGN_OR_RETURN(LoadedModel m, Load(path));
+  return std::optional<LoadedModel>(std::move(m));
+}
+
 // The board a command works on: --board if given (must agree with the model), else the
 // model's, else 6x7. A usage error comes back as kInvalidArgument.
 Result<BoardSize> ChooseBoard(const std::string& flag, const Model* model) {
@@ -75,12 +86,9 @@ int RunSelfplay(const SelfplayArgs& a, std::ostream& out, std::ostream& err,
   if (a.prefix.empty() || a.prefix.find('/') != std::string::npos) {
     return Usage(err, "--prefix must be a non-empty file name without '/'");
   }
-  std::optional<LoadedModel> loaded;
-  if (!a.model.empty()) {
-    auto m = Load(a.model);
-    if (!m.ok()) return Fail(err, m.status().message());
-    loaded = std::move(*m);
-  }
+  auto model = LoadIfGiven(a.model, a.optional_models);
+  if (!model.ok()) return Fail(err, model.status().message());
+  const std::optional<LoadedModel>& loaded = *model;
   auto board = ChooseBoard(a.board, loaded ? &loaded->model : nullptr);
   if (!board.ok()) return Usage(err, board.status().message());
   if (Status st = EnsureDir(a.out_dir); !st.ok()) return Fail(err, "--out-dir: " + st.message());
@@ -137,12 +145,9 @@ int RunSelfplay(const SelfplayArgs& a, std::ostream& out, std::ostream& err,
 }
 
 int RunTrain(const TrainArgs& a, std::ostream& out, std::ostream& err) {
-  std::optional<LoadedModel> init;
-  if (!a.init.empty()) {
-    auto m = Load(a.init);
-    if (!m.ok()) return Fail(err, m.status().message());
-    init = std::move(*m);
-  }
+  auto init_model = LoadIfGiven(a.init, a.optional_models);
+  if (!init_model.ok()) return Fail(err, init_model.status().message());
+  const std::optional<LoadedModel>& init = *init_model;
   auto board = ChooseBoard(a.board, init ? &init->model : nullptr);
   if (!board.ok()) return Usage(err, board.status().message());
 
@@ -218,15 +223,12 @@ int RunTrain(const TrainArgs& a, std::ostream& out, std::ostream& err) {
 int RunEval(const EvalArgs& a, std::ostream& out, std::ostream& err) {
   auto cand = Load(a.candidate);
   if (!cand.ok()) return Fail(err, cand.status().message());
-  std::optional<LoadedModel> current;
-  if (!a.current.empty()) {
-    auto m = Load(a.current);
-    if (!m.ok()) return Fail(err, m.status().message());
-    if (!(m->model.board() == cand->model.board())) {
-      return Fail(err, "the candidate plays " + cand->model.board().Name() +
-                           " but the current model plays " + m->model.board().Name());
-    }
-    current = std::move(*m);
+  auto current_model = LoadIfGiven(a.current, a.optional_models);
+  if (!current_model.ok()) return Fail(err, current_model.status().message());
+  const std::optional<LoadedModel>& current = *current_model;
+  if (current && !(current->model.board() == cand->model.board())) {
+    return Fail(err, "the candidate plays " + cand->model.board().Name() +
+                         " but the current model plays " + current->model.board().Name());
   }
   const Player opponent = current ? Player::Greedy(&current->model) : Player::Random();
   const MatchResult r = PlayMatch(cand->model.board(), Player::Greedy(&cand->model), opponent,

@@ -19,6 +19,7 @@ struct SelfplayArgs {
   double temperature = 0.5;
   double epsilon = 0.05;
   std::string prefix = "c4";
+  bool optional_models = false;
 };
 
 struct TrainArgs {
@@ -34,6 +35,7 @@ struct TrainArgs {
   int es_pairs = 6;
   int es_games = 60;
   double es_sigma = 0.1;
+  bool optional_models = false;
 };
 
 struct EvalArgs {
@@ -43,6 +45,7 @@ struct EvalArgs {
   int64_t games = 0;
   uint64_t seed = 1;
   int opening_plies = 4;
+  bool optional_models = false;
 };
 
 struct PromoteArgs {
