@@ -53,7 +53,14 @@ Result<std::string> ReadWholeFile(const std::string& path) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // A hidden ".part" name: the data inventory never indexes it, even for an instant.
+  const std::filesystem::path p(path);
+  std::string name = ".";
+  name += p.filename().string();
+  name += '.';
+  name += std::to_string(::getpid());
+  name += ".part";
+  const std::string tmp = (p.parent_path() / name).string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Internal("create " + tmp + ": " + Errno());
   Status st = WriteAll(fd, data, tmp);

@@ -12,7 +12,8 @@ namespace rift::c4 {
 Result<std::string> ReadWholeFile(const std::string& path);
 
 // Replaces `path` with `data` so that readers see the old or the new file, never a mix, and the
-// new file survives a crash once this returns.
+// new file survives a crash once this returns. The temporary is ".<name>.<pid>.part" beside it
+// (hidden and ".part": never indexed by the data inventory).
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 
 // Creates `dir` and its parents if missing; an error if it exists but is not a directory.
