@@ -267,3 +267,55 @@ std::string HttpUrl(const std::string& host, int port) {
 
 }  // namespace internal
 }  // namespace rift::settings
+
+namespace rift::settings {
+
+Result<std::vector<TemplatePiece>> SplitTemplate(std::string_view text) {
+  std::vector<TemplatePiece> out;
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) out.push_back({false, std::move(literal)});
+    literal.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '}') {
+      if (i + 1 < text.size() && text[i + 1] == '}') {
+        literal += '}';
+        ++i;
+        continue;
+      }
+      return InvalidArgument("stray '}' at position " + std::to_string(i) + " in '" +
+                             std::string(text) + "' (write '}}' for a literal brace)");
+    }
+    if (c != '{') {
+      literal += c;
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '{') {
+      literal += '{';
+      ++i;
+      continue;
+    }
+    size_t end = text.find('}', i + 1);
+    if (end == std::string_view::npos) {
+      return InvalidArgument("unclosed '{' at position " + std::to_string(i) + " in '" +
+                             std::string(text) + "'");
+    }
+    std::string_view name = text.substr(i + 1, end - i - 1);
+    bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.';
+    });
+    if (!valid) {
+      return InvalidArgument("bad placeholder '{" + std::string(name) + "}' in '" +
+                             std::string(text) + "' (names are [A-Za-z0-9_.]+)");
+    }
+    flush();
+    out.push_back({true, std::string(name)});
+    i = end;
+  }
+  flush();
+  return out;
+}
+
+}  // namespace rift::settings

@@ -14,8 +14,8 @@
 namespace rift::settings::internal {
 namespace {
 
-// Sections defined by later modules (jobs, watchdog, pipeline): accepted as-is.
-const std::set<std::string> kOtherSections = {"jobs", "watchdog", "pipeline"};
+// Sections defined by later modules (watchdog, pipeline): accepted as-is.
+const std::set<std::string> kOtherSections = {"watchdog", "pipeline"};
 const std::vector<std::string> kTopKeys = {
     "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",  "jobs",
     "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline"};
@@ -388,6 +388,152 @@ void ParseCleanup(Reader& r, const YAML::Node& body, CleanupSettings* cleanup, L
       });
 }
 
+// `jobs:`. Templates are checked for syntax here (a placeholder's value is only known per
+// request: an unknown name is the request's 400, not a load error).
+bool CheckTemplate(Reader& r, const YAML::Node& at, const std::string& key,
+                   const std::string& text) {
+  auto pieces = SplitTemplate(text);
+  if (!pieces.ok()) r.Error(at, key, pieces.status().message());
+  return pieces.ok();
+}
+
+bool IsParamName(const std::string& n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+bool IsEnvName(const std::string& n) {
+  return !n.empty() && !std::isdigit(static_cast<unsigned char>(n[0])) &&
+         std::all_of(n.begin(), n.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+         });
+}
+
+void ParseArgv(Reader& r, const YAML::Node& v, const std::string& key, JobKind* kind) {
+  if (!v.IsSequence() || v.size() == 0) {
+    r.Error(v, key, std::string("expected a non-empty list of words, got ") + TypeName(v));
+    return;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    const YAML::Node item = v[i];
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    JobArg arg;
+    if (item.IsScalar()) {
+      arg.words.push_back(item.Scalar());
+    } else if (item.IsSequence() && item.size() > 0) {
+      arg.optional = true;
+      if (!r.StringList(item, at, &arg.words)) continue;
+    } else {
+      r.Error(item, at,
+              std::string("expected a word or an optional group (a list of words), got ") +
+                  TypeName(item));
+      continue;
+    }
+    if (i == 0 && arg.optional) r.Error(item, at, "the program (first word) cannot be optional");
+    bool ok = true;
+    for (const auto& w : arg.words) ok = CheckTemplate(r, item, at, w) && ok;
+    if (ok) kind->argv.push_back(std::move(arg));
+  }
+}
+
+void ParseStringMap(Reader& r, const YAML::Node& v, const std::string& key,
+                    bool (*valid_name)(const std::string&), const char* name_rule,
+                    bool templates, std::map<std::string, std::string>* out) {
+  r.ForEachEntry(v, key, [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
+    const std::string at = key + "." + k;
+    if (!valid_name(k)) {
+      r.Error(kn, at, std::string("invalid name (use ") + name_rule + ")");
+      return;
+    }
+    std::string text;
+    if (val.IsNull() || !r.String(val, at, &text)) {
+      if (val.IsNull()) r.Error(kn, at, "expected a value");
+      return;
+    }
+    if (templates && !CheckTemplate(r, val, at, text)) return;
+    (*out)[k] = text;
+  });
+}
+
+// A relative path template inside the data root: no absolute path, no "..".
+void CheckRelativeDir(Reader& r, const YAML::Node& v, const std::string& key,
+                      const std::string& dir) {
+  if (!CheckTemplate(r, v, key, dir)) return;
+  if (!dir.empty() && (dir.front() == '/' || ("/" + dir + "/").find("/../") != std::string::npos)) {
+    r.Error(v, key, "'" + dir + "' must be a relative path inside data/ (no leading '/', no '..')");
+  }
+}
+
+void ParseJobKind(Reader& r, const std::string& name, const YAML::Node& kn, const YAML::Node& body,
+                  JobKind* kind) {
+  static const std::vector<std::string> kKeys = {"argv",    "env",       "gpus",
+                                                 "out_dir", "cwd",       "timeout_s",
+                                                 "max_per_node", "params"};
+  kind->name = name;
+  kind->line = LineOf(kn);
+  const std::string prefix = "jobs.catalogue." + name;
+  if (!IsValidId(name)) r.Error(kn, prefix, "invalid kind name (use [A-Za-z0-9._-], 1-64)");
+  bool has_argv = false;
+  r.ForEachEntry(body, prefix, [&](const std::string& k, const YAML::Node& ckn,
+                                   const YAML::Node& v) {
+    const std::string key = prefix + "." + k;
+    if (k == "argv") {
+      has_argv = true;
+      ParseArgv(r, v, key, kind);
+    } else if (k == "env") {
+      ParseStringMap(r, v, key, IsEnvName, "[A-Za-z_][A-Za-z0-9_]*", true, &kind->env);
+    } else if (k == "params") {
+      ParseStringMap(r, v, key, IsParamName, "[A-Za-z0-9_]+", true, &kind->params);
+    } else if (k == "gpus") {
+      r.Number(v, key, "an integer (GPUs per job)", 0, 64, &kind->gpus);
+    } else if (k == "out_dir") {
+      if (r.String(v, key, &kind->out_dir)) CheckRelativeDir(r, v, key, kind->out_dir);
+    } else if (k == "cwd") {
+      if (r.String(v, key, &kind->cwd)) CheckTemplate(r, v, key, kind->cwd);
+    } else if (k == "timeout_s") {
+      int s = 0;
+      if (r.Number(v, key, "seconds (an integer, 0 = none)", 0, 30 * 86'400, &s)) {
+        kind->timeout = std::chrono::seconds(s);
+      }
+    } else if (k == "max_per_node") {
+      r.Number(v, key, "an integer (0 = no per-kind cap)", 0, 1 << 20, &kind->max_per_node);
+    } else {
+      r.UnknownKey(ckn, key, k, kKeys);
+    }
+  });
+  if (!has_argv) r.Error(kn, prefix + ".argv", "every job kind needs an argv");
+}
+
+void ParseJobs(Reader& r, const YAML::Node& body, JobsSettings* jobs) {
+  static const std::vector<std::string> kKeys = {"max_jobs", "stop_grace_s", "log_cap_bytes",
+                                                 "catalogue"};
+  r.ForEachEntry(body, "jobs", [&](const std::string& k, const YAML::Node& kn,
+                                   const YAML::Node& v) {
+    const std::string key = "jobs." + k;
+    if (k == "max_jobs") {
+      r.Number(v, key, "an integer (0 = number of CPUs)", 0, 4096, &jobs->max_jobs);
+    } else if (k == "stop_grace_s") {
+      int s = 0;
+      if (r.Number(v, key, "seconds (an integer)", 0, 3600, &s) && !v.IsNull()) {
+        jobs->stop_grace = std::chrono::seconds(s);
+      }
+    } else if (k == "log_cap_bytes") {
+      r.Number<uint64_t>(v, key, "an integer (bytes, at least 4096)", 4096, uint64_t{1} << 40,
+                         &jobs->log_cap_bytes);
+    } else if (k == "catalogue") {
+      r.ForEachEntry(v, key, [&](const std::string& name, const YAML::Node& nn,
+                                 const YAML::Node& kb) {
+        JobKind kind;
+        ParseJobKind(r, name, nn, kb, &kind);
+        jobs->catalogue.push_back(std::move(kind));
+      });
+    } else {
+      r.UnknownKey(kn, key, k, kKeys);
+    }
+  });
+}
+
 }  // namespace
 
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems) {
@@ -437,6 +583,8 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
       ParseSync(r, v, &out.sync, &out.values);
     } else if (k == "cleanup") {
       ParseCleanup(r, v, &out.cleanup, &out.values);
+    } else if (k == "jobs") {
+      ParseJobs(r, v, &out.jobs);
     } else if (kOtherSections.count(k) == 0) {
       r.UnknownKey(kn, k, k, kTopKeys);
     }

@@ -36,6 +36,7 @@ struct HostsFile {
   std::vector<FileClassConfig> file_classes;
   SyncSettings sync;
   CleanupSettings cleanup;
+  JobsSettings jobs;
 };
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems);
 

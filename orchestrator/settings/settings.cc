@@ -363,6 +363,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
     s.file_classes = std::move(hf.file_classes);
     s.sync = hf.sync;
     s.cleanup = hf.cleanup;
+    s.jobs = std::move(hf.jobs);
   }
   r.AddLayer(&hf.values);
 

@@ -78,6 +78,50 @@ struct CleanupSettings {
   std::chrono::seconds interval{300};
 };
 
+// `jobs:` in distributed_hosts.yaml (docs/jobs.md). Templates (argv words, env values, out_dir,
+// cwd) are literal text with {name} placeholders; see SplitTemplate.
+//
+// One argv item: a word, or an optional group (a nested list in YAML, e.g. [--model, "{model}"])
+// that is dropped as a whole when any of its placeholders has no value.
+struct JobArg {
+  std::vector<std::string> words;
+  bool optional = false;
+};
+
+// One entry of `jobs.catalogue`: how this node runs one kind of job.
+struct JobKind {
+  std::string name;  // selfplay, gpu_selfplay, training.nnue, training.cmaes, eval, promote,
+                     // fallback_selfplay, or a kind of your own
+  std::vector<JobArg> argv;
+  std::map<std::string, std::string> env;
+  int gpus = 0;         // GPUs the job needs (assigned through CUDA_VISIBLE_DEVICES)
+  std::string out_dir;  // relative to the data root; "" = jobs/{kind}/{node}/{job_id}
+  std::string cwd;      // "" = {ringrift_dir}
+  std::chrono::seconds timeout{0};  // 0 = none
+  int max_per_node = 0;             // 0 = only the node's cap
+  std::map<std::string, std::string> params;  // defaults for request params
+  int line = 0;  // line in the YAML file (for error messages)
+};
+
+struct JobsSettings {
+  int max_jobs = 8;  // running jobs per node; 0 = number of CPUs (hosts[NODE_ID].max_parallel_jobs
+                     // wins when set)
+  std::chrono::seconds stop_grace{10};  // SIGTERM -> SIGKILL
+  uint64_t log_cap_bytes = 8u << 20;    // per job log (plus one rotated copy)
+  // Kinds configured here replace the built-in kind of the same name; the other built-in
+  // kinds stay (empty = the built-in defaults only).
+  std::vector<JobKind> catalogue;
+};
+
+// A template split into literal text and placeholders. "{name}" is a placeholder (name:
+// [A-Za-z0-9_.]+), "{{" and "}}" are literal braces. kInvalidArgument names the problem (an
+// unclosed or empty placeholder, a stray '}', a bad name).
+struct TemplatePiece {
+  bool placeholder = false;
+  std::string text;  // the literal text, or the placeholder's name
+};
+Result<std::vector<TemplatePiece>> SplitTemplate(std::string_view text);
+
 struct Settings {
   std::string node_id;
   int port = 8770;
@@ -104,6 +148,7 @@ struct Settings {
   std::vector<FileClassConfig> file_classes;
   SyncSettings sync;
   CleanupSettings cleanup;
+  JobsSettings jobs;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
   // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);

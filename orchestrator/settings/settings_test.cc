@@ -233,7 +233,7 @@ TEST_F(SettingsTest, YamlSyntaxErrorReportsItsLine) {
 }
 
 TEST_F(SettingsTest, SectionsOwnedByLaterModulesAreSkipped) {
-  Yaml("jobs: {selfplay: {argv: [x]}}\nwatchdog: x\npipeline: ~\n");
+  Yaml("watchdog: x\npipeline: ~\n");
   EXPECT_TRUE(LoadIt().ok()) << Dump();
   EXPECT_TRUE(problems_.empty()) << Dump();
 }
@@ -362,6 +362,118 @@ TEST_F(SettingsTest, DataPlaneMistakesAreErrorsWithFileLineAndKey) {
   }
   EXPECT_NE(errors[10].message.find("did you mean 'bandwidth_limit_mbps'"), std::string::npos)
       << Dump();
+}
+
+TEST_F(SettingsTest, JobsSectionParsesCatalogueAndLimits) {
+  Yaml(
+      "jobs:\n"
+      "  max_jobs: 3\n"
+      "  stop_grace_s: 4\n"
+      "  log_cap_bytes: 65536\n"
+      "  catalogue:\n"
+      "    selfplay:\n"
+      "      argv: [\"{bin_dir}/rift-c4\", selfplay, --games, \"{games}\", [--model, \"{model}\"]]\n"
+      "      env: {OMP_NUM_THREADS: \"1\", TAG: \"{node}-{{x}}\"}\n"
+      "      out_dir: selfplay/{node}/{job_id}\n"
+      "      timeout_s: 60\n"
+      "      max_per_node: 2\n"
+      "      params: {games: 200, board: 6x7}\n"
+      "    gpu_selfplay:\n"
+      "      argv: [/bin/true]\n"
+      "      gpus: 1\n"
+      "      cwd: /tmp\n");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+  EXPECT_EQ(s->jobs.max_jobs, 3);
+  EXPECT_EQ(s->jobs.stop_grace, std::chrono::seconds(4));
+  EXPECT_EQ(s->jobs.log_cap_bytes, 65536u);
+  ASSERT_EQ(s->jobs.catalogue.size(), 2u);
+  const JobKind& sp = s->jobs.catalogue[0];
+  EXPECT_EQ(sp.name, "selfplay");
+  EXPECT_EQ(sp.line, 6);
+  ASSERT_EQ(sp.argv.size(), 5u);
+  EXPECT_EQ(sp.argv[0].words, std::vector<std::string>{"{bin_dir}/rift-c4"});
+  EXPECT_FALSE(sp.argv[0].optional);
+  EXPECT_TRUE(sp.argv[4].optional);
+  EXPECT_EQ(sp.argv[4].words, (std::vector<std::string>{"--model", "{model}"}));
+  EXPECT_EQ(sp.env.at("TAG"), "{node}-{{x}}");
+  EXPECT_EQ(sp.out_dir, "selfplay/{node}/{job_id}");
+  EXPECT_EQ(sp.timeout, std::chrono::seconds(60));
+  EXPECT_EQ(sp.max_per_node, 2);
+  EXPECT_EQ(sp.params.at("games"), "200");
+  EXPECT_EQ(s->jobs.catalogue[1].gpus, 1);
+  EXPECT_EQ(s->jobs.catalogue[1].cwd, "/tmp");
+}
+
+TEST_F(SettingsTest, JobsDefaultsApplyWithoutASection) {
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->jobs.max_jobs, 8);
+  EXPECT_EQ(s->jobs.stop_grace, std::chrono::seconds(10));
+  EXPECT_EQ(s->jobs.log_cap_bytes, 8u << 20);
+  EXPECT_TRUE(s->jobs.catalogue.empty());
+}
+
+TEST_F(SettingsTest, JobsMistakesAreErrorsWithFileLineAndKey) {
+  std::string path = Yaml(
+      "jobs:\n"                                           // 1
+      "  max_jobs: lots\n"                                // 2: not an integer
+      "  stop_grace: 3\n"                                 // 3: unknown key
+      "  log_cap_bytes: 10\n"                             // 4: below 4096
+      "  catalogue:\n"                                    // 5
+      "    selfplay:\n"                                   // 6
+      "      argv: [\"{bin_dir/rift-c4\", x]\n"           // 7: unclosed placeholder
+      "      gpus: many\n"                                // 8: not an integer
+      "      out_dir: /abs/{job_id}\n"                    // 9: absolute
+      "      parms: {games: 1}\n"                         // 10: typo
+      "    eval:\n"                                       // 11
+      "      argv: [[--opt, x]]\n"                        // 12: optional program
+      "      env: {1BAD: x}\n"                            // 13: bad env name
+      "      params: {ok: \"{}\"}\n"                      // 14: empty placeholder
+      "    promote: {timeout_s: 5}\n"                     // 15: no argv
+      "    \"bad kind!\": {argv: [x]}\n"                  // 16: bad name
+      "    train: {argv: [x], out_dir: ../up}\n");        // 17: escapes data/
+  EXPECT_FALSE(LoadIt().ok());
+  std::vector<std::pair<int, std::string>> want = {
+      {2, "jobs.max_jobs"},
+      {3, "jobs.stop_grace"},
+      {4, "jobs.log_cap_bytes"},
+      {7, "jobs.catalogue.selfplay.argv[0]"},
+      {8, "jobs.catalogue.selfplay.gpus"},
+      {9, "jobs.catalogue.selfplay.out_dir"},
+      {10, "jobs.catalogue.selfplay.parms"},
+      {12, "jobs.catalogue.eval.argv[0]"},
+      {13, "jobs.catalogue.eval.env.1BAD"},
+      {14, "jobs.catalogue.eval.params.ok"},
+      {15, "jobs.catalogue.promote.argv"},
+      {16, "jobs.catalogue.bad kind!"},
+      {17, "jobs.catalogue.train.out_dir"}};
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), want.size()) << Dump();
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(errors[i].file, path) << errors[i].ToString();
+    EXPECT_EQ(errors[i].line, want[i].first) << errors[i].ToString();
+    EXPECT_EQ(errors[i].key, want[i].second) << errors[i].ToString();
+  }
+  EXPECT_NE(errors[6].message.find("did you mean 'params'"), std::string::npos) << Dump();
+  EXPECT_NE(errors[3].message.find("unclosed '{'"), std::string::npos) << Dump();
+}
+
+TEST(SplitTemplateTest, SplitsLiteralsAndPlaceholders) {
+  auto p = SplitTemplate("a{x}-{{lit}}{y.z}");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->size(), 4u);
+  EXPECT_FALSE((*p)[0].placeholder);
+  EXPECT_EQ((*p)[0].text, "a");
+  EXPECT_TRUE((*p)[1].placeholder);
+  EXPECT_EQ((*p)[1].text, "x");
+  EXPECT_EQ((*p)[2].text, "-{lit}");
+  EXPECT_EQ((*p)[3].text, "y.z");
+  for (const char* bad : {"{", "a}", "{}", "{a b}", "{a{b}"}) {
+    EXPECT_EQ(SplitTemplate(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(SplitTemplate("").ok());
 }
 
 TEST_F(SettingsTest, WatermarksMustBeFractionsWithLowBelowHigh) {
