@@ -36,11 +36,13 @@ JobKind Kind(std::string name, std::vector<JobArg> argv, std::string out_dir,
   return k;
 }
 
+// --optional-models: a model path that does not exist yet (before the first promotion) means
+// "no model" to rift-c4, so one template serves every iteration.
 std::vector<JobArg> SelfplayArgv() {
-  return {W("{bin_dir}/rift-c4"), W("selfplay"), W("--games"),   W("{games}"),
-          W("--out-dir"),         W("{out_dir}"), W("--board"),  W("{board}"),
-          W("--players"),         W("{players}"), W("--seed"),   W("{seed}"),
-          Opt({"--model", "{model}"})};
+  return {W("{bin_dir}/rift-c4"), W("selfplay"),  W("--games"),   W("{games}"),
+          W("--out-dir"),         W("{out_dir}"), W("--board"),   W("{board}"),
+          W("--players"),         W("{players}"), W("--seed"),    W("{seed}"),
+          Opt({"--model", "{model}"}), W("--optional-models")};
 }
 
 std::vector<JobArg> TrainArgv() {
@@ -53,7 +55,8 @@ std::vector<JobArg> TrainArgv() {
           Opt({"--init", "{model}"}),
           Opt({"--epochs", "{epochs}"}),
           W("--seed"),
-          W("{seed}")};
+          W("{seed}"),
+          W("--optional-models")};
 }
 
 using Lookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -123,12 +126,14 @@ bool IsReservedParam(const std::string& name) { return kReserved.count(name) > 0
 
 std::vector<JobKind> BuiltinCatalogue() {
   std::vector<JobKind> c;
+  const std::string current = "{models_dir}/current.model";
   c.push_back(Kind("selfplay", SelfplayArgv(), "selfplay/{node}/{job_id}",
-                   {{"games", "200"}, {"board", "6x7"}, {"players", "2"}}));
+                   {{"games", "200"}, {"board", "6x7"}, {"players", "2"}, {"model", current}}));
   c.push_back(Kind("gpu_selfplay", SelfplayArgv(), "selfplay/gpu/{node}/{job_id}",
-                   {{"games", "1000"}, {"board", "6x7"}, {"players", "2"}}, 1));
+                   {{"games", "1000"}, {"board", "6x7"}, {"players", "2"}, {"model", current}},
+                   1));
   c.push_back(Kind("fallback_selfplay", SelfplayArgv(), "selfplay/fallback/{node}/{job_id}",
-                   {{"games", "200"}, {"board", "6x7"}, {"players", "2"}}));
+                   {{"games", "200"}, {"board", "6x7"}, {"players", "2"}, {"model", current}}));
   c.push_back(Kind("training.nnue", TrainArgv(), "training/nnue/{node}/{job_id}",
                    {{"data", "{data_dir}/selfplay"}}));
   c.push_back(Kind("training.cmaes", TrainArgv(), "training/cmaes/{node}/{job_id}",
@@ -136,8 +141,9 @@ std::vector<JobKind> BuiltinCatalogue() {
   c.push_back(Kind("eval",
                    {W("{bin_dir}/rift-c4"), W("eval"), W("--candidate"), W("{candidate}"),
                     Opt({"--current", "{model}"}), Opt({"--baseline", "{baseline}"}),
-                    W("--games"), W("{games}"), W("--seed"), W("{seed}")},
-                   "tmp/eval/{node}/{job_id}", {{"games", "100"}}));
+                    W("--games"), W("{games}"), W("--seed"), W("{seed}"),
+                    W("--optional-models")},
+                   "tmp/eval/{node}/{job_id}", {{"games", "100"}, {"model", current}}));
   c.push_back(Kind("promote",
                    {W("{bin_dir}/rift-c4"), W("promote"), W("--candidate"), W("{candidate}"),
                     W("--models-dir"), W("{models_dir}")},

@@ -2,6 +2,8 @@
 // parsing, nvidia-smi parsing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "orchestrator/jobs/catalogue.h"
 #include "orchestrator/jobs/gpu.h"
 #include "orchestrator/jobs/manager.h"
@@ -39,17 +41,23 @@ TEST(CatalogueTest, BuiltinSelfplayRunsTheExampleWorkloadIntoItsOutDir) {
   EXPECT_EQ(cmd->out_dir_abs, "/rr/data/selfplay/n1/n1-1-abcd");
   std::vector<std::string> want = {"/opt/bin/rift-c4", "selfplay", "--games", "50",
                                    "--out-dir", "/rr/data/selfplay/n1/n1-1-abcd",
-                                   "--board", "6x7", "--players", "2", "--seed", "42"};
-  EXPECT_EQ(cmd->argv, want);  // no model: the optional [--model, {model}] group is dropped
+                                   "--board", "6x7", "--players", "2", "--seed", "42",
+                                   "--model", "/rr/data/models/current.model",
+                                   "--optional-models"};
+  EXPECT_EQ(cmd->argv, want);
+  // An empty model drops the optional [--model, {model}] group: the random player.
+  auto random = BuildCommand(Builtin(BuiltinCatalogue(), "selfplay"), {{"model", ""}}, Ctx(), 42);
+  ASSERT_TRUE(random.ok());
+  EXPECT_EQ(std::count(random->argv.begin(), random->argv.end(), "--model"), 0);
   EXPECT_EQ(cmd->cwd, "/rr");
   EXPECT_EQ(cmd->params.at("seed"), "42");
 
   auto with_model = BuildCommand(Builtin(BuiltinCatalogue(), "selfplay"),
                                  {{"model", "/m/current.model"}, {"seed", "7"}}, Ctx(), 42);
   ASSERT_TRUE(with_model.ok());
-  ASSERT_GE(with_model->argv.size(), 2u);
-  EXPECT_EQ(with_model->argv[with_model->argv.size() - 2], "--model");
-  EXPECT_EQ(with_model->argv.back(), "/m/current.model");
+  ASSERT_GE(with_model->argv.size(), 3u);
+  EXPECT_EQ(with_model->argv[with_model->argv.size() - 3], "--model");
+  EXPECT_EQ(with_model->argv[with_model->argv.size() - 2], "/m/current.model");
   EXPECT_EQ(with_model->params.at("seed"), "7");
 }
 
