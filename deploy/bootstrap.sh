@@ -17,7 +17,8 @@ cd "$here"
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev
   libyaml-cpp-dev libssh-dev libsqlite3-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   libssl-dev libsystemd-dev)
-TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light rsync)
+TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light rsync
+  cron logrotate systemd python3 dpkg-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -86,9 +87,9 @@ case "$cmd" in
     (cd build/ci && ctest --output-on-failure --timeout 600 "$(jobs_flag)" ) 
     if [ "${RIFT_SKIP_ASAN:-0}" != 1 ]; then
       build build/asan -DCMAKE_BUILD_TYPE=Debug -DRIFT_SANITIZE=ON
-      log "running unit, sim and integration tests under ASan/UBSan (build/asan)"
+      log "running unit, sim, integration and deploy tests under ASan/UBSan (build/asan)"
       (cd build/asan && ASAN_OPTIONS=detect_leaks=1 \
-        ctest --output-on-failure --timeout 900 -L 'unit|sim|integration' "$(jobs_flag)")
+        ctest --output-on-failure --timeout 900 -L 'unit|sim|integration|deploy' "$(jobs_flag)")
     fi
     ;;
   *)

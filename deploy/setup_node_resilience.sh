@@ -137,20 +137,22 @@ conf_get() {
   printf '%s\n' "$value"
 }
 
-# Stops a daemon that runs without a service manager (cron-only mode): the process listening on
-# P2P_PORT, if it is our binary. Never matches processes by name.
+# Stops a daemon that runs without a service manager (cron-only mode): the process holding the
+# daemon's lock ($RINGRIFT_DIR/state/p2p.lock records "pid start-time"), only if it still holds
+# the lock and runs our binary. Never matches processes by name.
 stop_direct_daemon() {
-  local port=$1 exe=$2 pid
-  command -v ss >/dev/null 2>&1 || {
-    say "  (ss not installed: stop the daemon on port $port yourself)"
-    return 0
-  }
-  pid=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
-  [ -n "$pid" ] || return 0
+  local dir=$1 exe=$2 lock pid
+  lock=$dir/state/p2p.lock
+  [ -f "$lock" ] || return 0
+  if command -v flock >/dev/null 2>&1 && flock -n "$lock" true 2>/dev/null; then
+    return 0  # nobody holds it: no daemon running
+  fi
+  pid=$(awk '{print $1; exit}' "$lock")
+  case "$pid" in '' | *[!0-9]*) return 0 ;; esac
   if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then
     run_change kill -TERM "$pid"
   else
-    say "  (port $port is held by pid $pid, which is not $exe: left alone)"
+    say "  (pid $pid from $lock is not $exe: left alone)"
   fi
 }
 
@@ -168,12 +170,13 @@ if [ "$UNINSTALL" = 1 ]; then
       fi
     done
   elif live; then
-    port=$(conf_get "$NODE_CONF" P2P_PORT)
-    old_bin=$(grep -m1 '^file .*/ringrift-p2p$' "$MANIFEST" 2>/dev/null | cut -d' ' -f2-) || true
-    if [ -n "$port" ] && [ -n "$old_bin" ]; then
-      # The cron file goes first so cron cannot restart what we stop.
+    # Cron-only mode: the cron file goes first so cron cannot restart what we stop.
+    old_dir=$(conf_get "$NODE_CONF" RINGRIFT_DIR)
+    old_bin=$(grep -m1 ' root .*/ringrift-resilience ' "$CRON_FILE" 2>/dev/null |
+      sed -n 's|.* root \(/[^ ]*\)/ringrift-resilience .*|\1/ringrift-p2p|p') || true
+    if [ -n "$old_dir" ] && [ -n "$old_bin" ]; then
       remove_entry file "$CRON_FILE"
-      stop_direct_daemon "$port" "$old_bin"
+      stop_direct_daemon "$old_dir" "$old_bin"
     fi
   fi
   uninstall_manifest

@@ -225,35 +225,30 @@ ensure_dir() {
 # differ; records it either way (it is ours). Never call it at the end of a pipeline: it must run
 # in the script's shell to count and record (generate into a file under $SETUP_TMP first).
 put_file() {
-  local final=$1 mode=$2 path="$ROOT$1" tmp dir
-  dir=$(dirname "$path")
+  local final=$1 mode=$2 path="$ROOT$1" new tmp
   record "file $final"
-  if [ "$DRY_RUN" = 1 ] && [ ! -d "$dir" ]; then
-    cat >/dev/null
-    changed "write $final ($mode)" ""
-    return 0
-  fi
-  tmp=$(mktemp "$dir/.ringrift-setup.XXXXXX") || die "cannot write in $dir"
-  if ! cat >"$tmp"; then
-    rm -f "$tmp"
-    die "cannot write $tmp"
-  fi
-  chmod "$mode" "$tmp"
-  if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s "$tmp" "$path" && has_mode "$path" "$mode"; then
-    rm -f "$tmp"
+  # Compare first, from our own temp directory: a run that changes nothing touches nothing (not
+  # even a directory's mtime).
+  new=$(mktemp "$SETUP_TMP/put.XXXXXX")
+  cat >"$new" || die "cannot buffer the content of $final"
+  if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s "$new" "$path" && has_mode "$path" "$mode"; then
+    rm -f "$new"
     return 0
   fi
   local verb=write
   [ -e "$path" ] && verb=update
   if [ "$DRY_RUN" = 1 ]; then
-    rm -f "$tmp"
+    rm -f "$new"
     changed "$verb $final ($mode)" ""
     return 0
   fi
-  mv -f "$tmp" "$path" || {
-    rm -f "$tmp"
+  # Atomic: a temp file next to the target, renamed over it.
+  tmp=$(mktemp "$(dirname "$path")/.ringrift-setup.XXXXXX") || die "cannot write in $(dirname "$path")"
+  if ! cat "$new" >"$tmp" || ! chmod "$mode" "$tmp" || ! mv -f "$tmp" "$path"; then
+    rm -f "$tmp" "$new"
     die "cannot write $path"
-  }
+  fi
+  rm -f "$new"
   if [ "$verb" = write ]; then verb=wrote; else verb=updated; fi
   changed "" "$verb $final ($mode)"
 }
