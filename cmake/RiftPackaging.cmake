@@ -49,7 +49,8 @@ install(FILES launchd/com.ringrift.p2p.plist.in launchd/com.ringrift.resilience.
         DESTINATION ${rift_share}/launchd)
 install(FILES config/node.conf.example config/distributed_hosts.yaml.example
         DESTINATION ${rift_share}/config)
-install(FILES README.md docs/deploy.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+file(GLOB rift_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES README.md ${rift_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- CPack: one .deb --------------------------------------------------------------------------
 set(CPACK_PACKAGE_NAME ringrift)
