@@ -85,7 +85,7 @@ void Speed() {
   const std::string model_path = dir.path + "/m.model";
   if (!SaveModel(model, model_path).ok()) return;
 
-  const Player explore{&model, 0.5, 0.05};
+  const Player explore{&model, kSelfplayTemperature, kSelfplayEpsilon};
   t = Clock::now();
   Selfplay(explore, 20000, 2);
   std::printf("model_selfplay_games_s %.0f\n", 20000 / Since(t));
@@ -129,8 +129,8 @@ void Quality() {
   std::printf("  iteration 0: trained on 2000 random games; vs random %.3f\n",
               VsRandom(current, 11));
   for (int it = 1; it <= 5; ++it) {
-    const GameSet fresh(
-        Selfplay(Player{&current, 0.5, 0.05}, 2000, 100 + static_cast<uint64_t>(it)));
+    const GameSet fresh(Selfplay(Player{&current, kSelfplayTemperature, kSelfplayEpsilon}, 2000,
+                                 100 + static_cast<uint64_t>(it)));
     Model cand = current;
     SgdOptions o;
     o.seed = static_cast<uint64_t>(it);

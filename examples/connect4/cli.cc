@@ -78,7 +78,7 @@ int RunC4(std::vector<std::string> args, std::ostream& out, std::ostream& err,
       ->excludes(current);
   eval->add_option("--games", ev.games, "Games (colours alternate)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
   eval->add_option("--seed", ev.seed, "Seed")->capture_default_str();
   eval->add_option("--opening-plies", ev.opening_plies,
                    "Random opening moves shared by each pair of games")

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "examples/connect4/play.h"
+
 namespace rift::c4 {
 
 struct SelfplayArgs {
@@ -16,8 +18,8 @@ struct SelfplayArgs {
   std::optional<uint64_t> seed;
   std::string board;  // empty: the model's board, else 6x7
   int players = 2;
-  double temperature = 0.5;
-  double epsilon = 0.05;
+  double temperature = kSelfplayTemperature;
+  double epsilon = kSelfplayEpsilon;
   std::string prefix = "c4";
   bool optional_models = false;
 };

@@ -14,6 +14,11 @@
 
 namespace rift::c4 {
 
+// Selfplay's exploration defaults (the logit scale; tuned so a selfplay -> train iteration
+// gains the most against the model that played).
+inline constexpr double kSelfplayTemperature = 0.2;
+inline constexpr double kSelfplayEpsilon = 0.05;
+
 struct Player {
   const Model* model = nullptr;  // nullptr: uniform random player
   double temperature = 0;        // 0: greedy
