@@ -18,7 +18,7 @@ namespace {
 const std::set<std::string> kOtherSections = {"watchdog", "pipeline"};
 const std::vector<std::string> kTopKeys = {
     "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",  "jobs",
-    "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline"};
+    "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline", "improvement"};
 const std::vector<std::string> kTimerKeys = {
     "profile",          "probe_interval_ms", "probe_timeout_ms", "suspicion_min_ms",
     "suspicion_max_ms", "dead_reap_ttl_ms",  "heartbeat_ms",     "election_timeout_ms"};
@@ -534,6 +534,76 @@ void ParseJobs(Reader& r, const YAML::Node& body, JobsSettings* jobs) {
   });
 }
 
+// `improvement:`: the table is the schema. `*training_line` gets the line of training_node.
+void ParseImprovement(Reader& r, const YAML::Node& body, ImprovementSettings* im,
+                      int* training_line) {
+  using Field = std::function<void(const YAML::Node&, const std::string&)>;
+  auto seconds = [&r](std::chrono::seconds* out, int lo) {
+    return [&r, out, lo](const YAML::Node& v, const std::string& k) {
+      int s = 0;
+      if (!v.IsNull() && r.Number(v, k, "seconds (an integer)", lo, 7 * 86'400, &s)) {
+        *out = std::chrono::seconds(s);
+      }
+    };
+  };
+  auto integer = [&r](int* out, int lo, int hi) {
+    return [&r, out, lo, hi](const YAML::Node& v, const std::string& k) {
+      r.Number(v, k, "an integer", lo, hi, out);
+    };
+  };
+  const std::vector<std::pair<std::string, Field>> fields = {
+      {"background_selfplay",
+       [&](const YAML::Node& v, const std::string& k) { r.Bool(v, k, &im->background_selfplay); }},
+      {"scheduler_interval_s", seconds(&im->scheduler_interval, 1)},
+      {"selfplay_per_gpu", integer(&im->selfplay_per_gpu, 0, 64)},
+      {"cpu_selfplay_max", integer(&im->cpu_selfplay_max, 0, 4096)},
+      {"memory_pressure_percent",
+       [&](const YAML::Node& v, const std::string& k) {
+         r.Number(v, k, "a percentage", 1.0, 100.0, &im->memory_pressure_percent);
+       }},
+      {"selfplay_games", integer(&im->selfplay_games, 1, 10'000'000)},
+      {"poll_interval_s", seconds(&im->poll_interval, 1)},
+      {"training_node",
+       [&](const YAML::Node& v, const std::string& k) {
+         if (r.String(v, k, &im->training_node)) *training_line = LineOf(v);
+       }},
+      {"iterations", integer(&im->iterations, 1, 10000)},
+      {"games_per_iteration", integer(&im->games_per_iteration, 1, 10'000'000)},
+      {"eval_games", integer(&im->eval_games, 1, 1'000'000)},
+      {"promote_win_rate",
+       [&](const YAML::Node& v, const std::string& k) {
+         r.Number(v, k, "a fraction", 0.0, 1.0, &im->promote_win_rate);
+       }},
+      {"board",
+       [&](const YAML::Node& v, const std::string& k) {
+         std::string b;
+         if (!r.String(v, k, &b) || v.IsNull()) return;
+         auto x = b.find('x');
+         bool ok = x != std::string::npos && x > 0 && x + 1 < b.size() &&
+                   b.find_first_not_of("0123456789x") == std::string::npos &&
+                   b.find('x', x + 1) == std::string::npos;
+         if (!ok) {
+           r.Error(v, k, "expected ROWSxCOLS such as 6x7, got '" + b + "'");
+         } else {
+           im->board = b;
+         }
+       }},
+      {"sync_timeout_s", seconds(&im->sync_timeout, 1)},
+      {"distribute_timeout_s", seconds(&im->distribute_timeout, 1)},
+      {"max_attempts", integer(&im->max_attempts, 1, 100)},
+  };
+  std::vector<std::string> keys;
+  for (const auto& f : fields) keys.push_back(f.first);
+  r.ForEachEntry(body, "improvement",
+                 [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+                   const std::string key = "improvement." + k;
+                   for (const auto& f : fields) {
+                     if (f.first == k) return f.second(v, key);
+                   }
+                   r.UnknownKey(kn, key, k, keys);
+                 });
+}
+
 }  // namespace
 
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems) {
@@ -553,6 +623,7 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
     return out;
   }
   if (root.IsNull()) return out;  // an empty file is an empty cluster
+  int training_line = 0;
   r.ForEachEntry(root, "", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
     const int line = LineOf(v.IsNull() ? kn : v);
     if (k == "hosts") {
@@ -585,10 +656,25 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
       ParseCleanup(r, v, &out.cleanup, &out.values);
     } else if (k == "jobs") {
       ParseJobs(r, v, &out.jobs);
+    } else if (k == "improvement") {
+      ParseImprovement(r, v, &out.improvement, &training_line);
     } else if (kOtherSections.count(k) == 0) {
       r.UnknownKey(kn, k, k, kTopKeys);
     }
   });
+  if (const std::string& t = out.improvement.training_node; !t.empty()) {
+    auto h = std::find_if(out.hosts.begin(), out.hosts.end(),
+                          [&](const Host& x) { return x.id == t; });
+    if (h == out.hosts.end()) {
+      problems->push_back(MakeError(path, training_line, "improvement.training_node",
+                                    "'" + t + "' is not a host of this file"));
+    } else if (h->role.find("nn_training") == std::string::npos && h->role != "all") {
+      problems->push_back(MakeError(
+          path, training_line, "improvement.training_node",
+          "host '" + t + "' has role '" + h->role +
+              "': the training node needs role nn_training (or all) to receive the data"));
+    }
+  }
   return out;
 }
 

@@ -37,6 +37,7 @@ struct HostsFile {
   SyncSettings sync;
   CleanupSettings cleanup;
   JobsSettings jobs;
+  ImprovementSettings improvement;
 };
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems);
 

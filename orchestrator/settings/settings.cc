@@ -364,6 +364,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
     s.sync = hf.sync;
     s.cleanup = hf.cleanup;
     s.jobs = std::move(hf.jobs);
+    s.improvement = hf.improvement;
   }
   r.AddLayer(&hf.values);
 

@@ -122,6 +122,27 @@ struct TemplatePiece {
 };
 Result<std::vector<TemplatePiece>> SplitTemplate(std::string_view text);
 
+// `improvement:` in distributed_hosts.yaml: the leader's selfplay scheduler and the improvement
+// loop (docs/improvement.md). The loop's keys are the defaults of POST /improvement/start.
+struct ImprovementSettings {
+  bool background_selfplay = true;  // keep every node at its target selfplay load
+  std::chrono::seconds scheduler_interval{5};
+  int selfplay_per_gpu = 1;       // gpu_selfplay jobs per GPU
+  int cpu_selfplay_max = 4;       // CPU selfplay jobs per node at most (cpus / 2 below that)
+  double memory_pressure_percent = 85;  // above: no new jobs on that node
+  int selfplay_games = 200;       // games per background selfplay job
+  std::chrono::seconds poll_interval{3};  // outbound-only nodes ask the leader for commands
+  std::string training_node;      // "" = the first host (by id) whose role trains
+  int iterations = 2;
+  int games_per_iteration = 2000;
+  int eval_games = 200;
+  double promote_win_rate = 0.55;
+  std::string board = "6x7";
+  std::chrono::seconds sync_timeout{600};        // then train on what the trainer holds
+  std::chrono::seconds distribute_timeout{300};  // then go on without the nodes missing it
+  int max_attempts = 3;                          // per stage job
+};
+
 struct Settings {
   std::string node_id;
   int port = 8770;
@@ -149,6 +170,7 @@ struct Settings {
   SyncSettings sync;
   CleanupSettings cleanup;
   JobsSettings jobs;
+  ImprovementSettings improvement;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
   // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);
