@@ -37,6 +37,7 @@ int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ostream& e
   RegisterStatusCommands(app, commands);
   RegisterSyncCommands(app, commands);
   RegisterCleanupCommands(app, commands);
+  RegisterImprovementCommands(app, commands);
 #ifdef RIFT_CLI_HAVE_SETTINGS
   RegisterConfigCommands(app, commands);
 #endif

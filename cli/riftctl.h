@@ -21,5 +21,6 @@ void RegisterStatusCommands(CLI::App& app, Commands& commands);
 void RegisterConfigCommands(CLI::App& app, Commands& commands);
 void RegisterSyncCommands(CLI::App& app, Commands& commands);
 void RegisterCleanupCommands(CLI::App& app, Commands& commands);
+void RegisterImprovementCommands(CLI::App& app, Commands& commands);
 
 }  // namespace rift::cli

@@ -218,6 +218,21 @@ Result<Capacity> ParseCapacity(const std::string& text) {
   }
 }
 
+std::string StartJobBody(const std::string& kind, const std::map<std::string, std::string>& params,
+                         const std::string& key, uint64_t term) {
+  return json{{"kind", kind}, {"params", params}, {"idempotency_key", key}, {"term", term}}.dump();
+}
+
+std::string PullBody(const std::string& path, const FileVersion& v, const std::string& source_url,
+                     uint64_t term) {
+  json f = {{"path", path}, {"sha256", v.sha256}, {"size", v.size}, {"sources", {source_url}}};
+  return json{{"files", json::array({f})}, {"term", term}}.dump();
+}
+
+}  // namespace rift::improve::internal
+
+namespace rift::improve {
+
 int GpuCount(const std::string& gpu) {
   std::string g;
   for (char c : gpu) g += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -233,15 +248,4 @@ int GpuCount(const std::string& gpu) {
   return 1;
 }
 
-std::string StartJobBody(const std::string& kind, const std::map<std::string, std::string>& params,
-                         const std::string& key, uint64_t term) {
-  return json{{"kind", kind}, {"params", params}, {"idempotency_key", key}, {"term", term}}.dump();
-}
-
-std::string PullBody(const std::string& path, const FileVersion& v, const std::string& source_url,
-                     uint64_t term) {
-  json f = {{"path", path}, {"sha256", v.sha256}, {"size", v.size}, {"sources", {source_url}}};
-  return json{{"files", json::array({f})}, {"term", term}}.dump();
-}
-
-}  // namespace rift::improve::internal
+}  // namespace rift::improve

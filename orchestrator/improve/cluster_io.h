@@ -51,9 +51,6 @@ std::optional<FileVersion> Probe(const std::string& url, const std::string& toke
 std::string CapacityJson(const Capacity& c);
 Result<Capacity> ParseCapacity(const std::string& json);
 
-// "" or "none" -> 0; "4x A100" / "4 x A100" -> 4; any other name -> 1.
-int GpuCount(const std::string& gpu);
-
 // {kind, params, idempotency_key, term} for POST /start_job.
 std::string StartJobBody(const std::string& kind, const std::map<std::string, std::string>& params,
                          const std::string& key, uint64_t term);

@@ -52,6 +52,10 @@ struct Capacity {
   bool outbound_only = false;
 };
 
+// GPUs named by a host entry's `gpu` field: "" or "none" -> 0; "4x A100" / "4 x A100" -> 4; any
+// other name -> 1.
+int GpuCount(const std::string& gpu);
+
 // Per-host figures from distributed_hosts.yaml that override what nodes report (0 = unset).
 struct HostLimits {
   int cpus = 0;

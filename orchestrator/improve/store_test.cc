@@ -73,12 +73,12 @@ TEST(ClusterIoTest, JobsListingsGiveTheLoopItsResults) {
 }
 
 TEST(ClusterIoTest, GpuCountsFromHostEntries) {
-  EXPECT_EQ(internal::GpuCount(""), 0);
-  EXPECT_EQ(internal::GpuCount("none"), 0);
-  EXPECT_EQ(internal::GpuCount("RTX 4090"), 1);
-  EXPECT_EQ(internal::GpuCount("4x A100"), 4);
-  EXPECT_EQ(internal::GpuCount("8 x H100"), 8);
-  EXPECT_EQ(internal::GpuCount("3090"), 1);
+  EXPECT_EQ(GpuCount(""), 0);
+  EXPECT_EQ(GpuCount("none"), 0);
+  EXPECT_EQ(GpuCount("RTX 4090"), 1);
+  EXPECT_EQ(GpuCount("4x A100"), 4);
+  EXPECT_EQ(GpuCount("8 x H100"), 8);
+  EXPECT_EQ(GpuCount("3090"), 1);
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 #include "orchestrator/datasvc/data_service.h"
 #include "orchestrator/datasvc/leader_sync.h"
 #include "orchestrator/datasvc/routes.h"
+#include "orchestrator/improve/routes.h"
+#include "orchestrator/improve/service.h"
 #include "orchestrator/net/peer_transport.h"
 #include "orchestrator/node/events.h"
 #include "orchestrator/node/system_stats.h"
@@ -127,6 +129,8 @@ struct Node::Impl : api::NodeApi {
   std::unique_ptr<net::PeerTransport> transport;
   std::unique_ptr<datasvc::DataService> data;
   std::unique_ptr<datasvc::LeaderSync> leader_sync;
+  std::unique_ptr<improve::StateStore> improve_store;
+  std::unique_ptr<improve::ImprovementService> improve;
   SystemSampler sampler;
   api::SystemStats system;
   TimePoint next_sample{};
@@ -238,6 +242,91 @@ struct Node::Impl : api::NodeApi {
     datasvc::RegisterDataRoutes(r, rc);
   }
 
+  // Every known member with its voter flag and state, this node first (for the leader's loop
+  // and scheduler).
+  std::vector<improve::Peer> Peers() const {
+    auto s = State();
+    std::vector<improve::Peer> out{
+        {s->core.node_id, s->core.url, "alive", s->core.voter, settings.outbound_only}};
+    for (const auto& m : s->core.members) {
+      if (m.node_id != s->core.node_id) {
+        out.push_back({m.node_id, m.url, m.state, m.voter, m.outbound_only});
+      }
+    }
+    return out;
+  }
+
+  improve::Capacity LocalCapacity() const {
+    auto s = State();
+    improve::Capacity c;
+    c.node_id = settings.node_id;
+    c.cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const settings::Host* self = settings.FindHost(settings.node_id);
+    c.gpus = self ? improve::GpuCount(self->gpu) : 0;
+    c.memory_percent = s->system.memory_percent;
+    c.disk_percent = s->system.disk_percent;
+    c.disk_high_percent = settings.cleanup.high_watermark * 100;
+    c.healthy = api::IsHealthy(s->system);
+    c.outbound_only = settings.outbound_only;
+    return c;
+  }
+
+  // The leader's scheduler and improvement loop (improve/), and their routes.
+  Status StartImprovement(api::Router* r, int port, std::vector<std::string> voters) {
+    const auto& im = settings.improvement;
+    auto store = improve::StateStore::Open(
+        (fs::path(settings.ringrift_dir) / "state" / "improvement.db").string());
+    if (!store.ok()) return store.status();
+    improve_store = std::move(store).value();
+    improve::ServiceContext c;
+    c.node_id = settings.node_id;
+    c.token = settings.auth_token;
+    bool any = settings.bind_host.empty() || settings.bind_host == "0.0.0.0" ||
+               settings.bind_host == "::";
+    std::string host = any ? "127.0.0.1" : settings.bind_host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    c.self_url = "http://" + host + ":" + std::to_string(port);
+    c.voters = std::move(voters);
+    c.outbound_only = settings.outbound_only;
+    c.has_lease = [this] { return HasLease(); };
+    c.term = [this] { return State()->core.term; };
+    c.members = [this] { return Peers(); };
+    c.leader_url = [this] {
+      auto s = State();
+      return s->core.leader_id && *s->core.leader_id != s->core.node_id ? s->core.leader_url
+                                                                         : std::string();
+    };
+    c.local_capacity = [this] { return LocalCapacity(); };
+    c.sync_training = [this] {
+      auto plan = leader_sync->Run(datasvc::PlanKind::kTraining);
+      return plan.ok() ? std::string() : plan.status().ToString();
+    };
+    c.store = improve_store.get();
+    c.scheduler = {im.selfplay_per_gpu, im.cpu_selfplay_max, im.memory_pressure_percent,
+                   im.selfplay_games, im.board};
+    c.background_selfplay = im.background_selfplay;
+    c.scheduler_interval = im.scheduler_interval;
+    c.poll_interval = im.poll_interval;
+    for (const auto& h : settings.hosts) {
+      c.hosts[h.id] = {h.cpus, h.gpu.empty() ? -1 : improve::GpuCount(h.gpu), h.max_parallel_jobs};
+      if (IsTrainingRole(h.role)) c.training_nodes.push_back(h.id);
+    }
+    std::sort(c.training_nodes.begin(), c.training_nodes.end());
+    c.training_node = im.training_node;
+    c.loop_defaults = {im.iterations,
+                       im.games_per_iteration,
+                       im.eval_games,
+                       im.promote_win_rate,
+                       im.board,
+                       im.max_attempts,
+                       ToMillis(im.sync_timeout),
+                       ToMillis(im.distribute_timeout)};
+    improve = std::make_unique<improve::ImprovementService>(std::move(c));
+    improve::RegisterImprovementRoutes(
+        r, {this, improve.get(), improve_store.get(), [this] { return LocalCapacity(); }});
+    return Status::Ok();
+  }
+
   // All periodic work, in one place (redis serverCron style).
   void Cron(TimePoint now) {
     std::vector<protocol::Envelope> out;
@@ -310,6 +399,7 @@ Status Node::Start() {
     config.membership.voter = true;
   }
   n.core = std::make_unique<core::NodeCore>(config, n.store.get(), OsSeed(), Clock::now());
+  RIFT_RETURN_IF_ERROR(n.StartImprovement(n.router.get(), port, config.election.voters));
 
   net::TransportOptions to;
   to.auth_token = s.auth_token;
@@ -326,6 +416,7 @@ Status Node::Start() {
   n.ticker = std::thread([impl = impl_.get()] { impl->TickerLoop(); });
   n.data->Start();
   n.leader_sync->Start();
+  n.improve->Start();
   n.started = true;
   log::Info("node " + s.node_id + " listening on " + s.bind_host + ":" + std::to_string(port) +
             " advertising " + n.url + " (p2p_port=" + std::to_string(port) + ")");
@@ -348,6 +439,7 @@ void Node::Stop() {
   }
   n.stop_cv.notify_all();
   n.ticker.join();
+  n.improve->Stop();  // before the sync it calls into
   n.leader_sync->Stop();
   n.data->Stop();
   n.transport->Stop();
