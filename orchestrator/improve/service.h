@@ -86,7 +86,7 @@ struct ServiceContext {
   std::map<std::string, HostLimits> hosts;
   LoopConfig loop_defaults;
   std::string training_node;            // improvement.training_node ("" = first of below)
-  std::vector<std::string> training_nodes;  // hosts with a training role, sorted
+  std::vector<std::string> training_nodes;  // settings::TrainingNodeIds (hosts order)
 };
 
 // POST /improvement/start options; unset = the configured default.

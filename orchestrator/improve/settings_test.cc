@@ -127,7 +127,7 @@ TEST_F(ImprovementSettingsTest, MistakesAreErrorsWithFileLineAndKey) {
   }
   EXPECT_NE(problems_[4].message.find("did you mean 'eval_games'"), std::string::npos)
       << Dump();
-  EXPECT_NE(problems_[5].message.find("needs role nn_training"), std::string::npos) << Dump();
+  EXPECT_NE(problems_[5].message.find("is not a training node"), std::string::npos) << Dump();
 }
 
 TEST_F(ImprovementSettingsTest, AnUnknownTrainingNodeIsAnError) {

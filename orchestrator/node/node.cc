@@ -309,9 +309,8 @@ struct Node::Impl : api::NodeApi {
     c.poll_interval = im.poll_interval;
     for (const auto& h : settings.hosts) {
       c.hosts[h.id] = {h.cpus, h.gpu.empty() ? -1 : improve::GpuCount(h.gpu), h.max_parallel_jobs};
-      if (IsTrainingRole(h.role)) c.training_nodes.push_back(h.id);
     }
-    std::sort(c.training_nodes.begin(), c.training_nodes.end());
+    c.training_nodes = settings::TrainingNodeIds(settings);
     c.training_node = im.training_node;
     c.loop_defaults = {im.iterations,
                        im.games_per_iteration,

@@ -663,16 +663,19 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
     }
   });
   if (const std::string& t = out.improvement.training_node; !t.empty()) {
-    auto h = std::find_if(out.hosts.begin(), out.hosts.end(),
-                          [&](const Host& x) { return x.id == t; });
-    if (h == out.hosts.end()) {
+    Settings hosts_only;
+    hosts_only.hosts = out.hosts;
+    std::vector<std::string> trainers = TrainingNodeIds(hosts_only);
+    bool known = std::any_of(out.hosts.begin(), out.hosts.end(),
+                             [&](const Host& h) { return h.id == t; });
+    if (!known) {
       problems->push_back(MakeError(path, training_line, "improvement.training_node",
                                     "'" + t + "' is not a host of this file"));
-    } else if (h->role.find("nn_training") == std::string::npos && h->role != "all") {
+    } else if (std::find(trainers.begin(), trainers.end(), t) == trainers.end()) {
       problems->push_back(MakeError(
           path, training_line, "improvement.training_node",
-          "host '" + t + "' has role '" + h->role +
-              "': the training node needs role nn_training (or all) to receive the data"));
+          "host '" + t + "' is not a training node (give it role nn_training or all): the "
+          "training sync would never send it the data"));
     }
   }
   return out;

@@ -132,7 +132,7 @@ struct ImprovementSettings {
   double memory_pressure_percent = 85;  // above: no new jobs on that node
   int selfplay_games = 200;       // games per background selfplay job
   std::chrono::seconds poll_interval{3};  // outbound-only nodes ask the leader for commands
-  std::string training_node;      // "" = the first host (by id) whose role trains
+  std::string training_node;      // "" = the first of TrainingNodeIds()
   int iterations = 2;
   int games_per_iteration = 2000;
   int eval_games = 200;
