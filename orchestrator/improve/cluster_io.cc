@@ -34,7 +34,22 @@ std::string Basename(const std::string& p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-JobStatus StatusOf(const json& j) {
+// A result path relative to the data root: below `data_dir` when it is, else the job's out_dir
+// plus the file's name.
+std::string Relative(const std::string& path, const std::string& out_dir_in,
+                     const std::string& data_dir) {
+  if (!data_dir.empty() && path.size() > data_dir.size() + 1 &&
+      path.compare(0, data_dir.size(), data_dir) == 0 && path[data_dir.size()] == '/') {
+    return path.substr(data_dir.size() + 1);
+  }
+  std::string out_dir = out_dir_in;
+  while (!out_dir.empty() && out_dir.back() == '/') out_dir.pop_back();
+  std::string name = Basename(path);
+  if (name.empty()) return "";
+  return out_dir.empty() ? name : out_dir + "/" + name;
+}
+
+JobStatus StatusOf(const json& j, const std::string& data_dir) {
   JobStatus st;
   std::string state = j.value("state", "");
   if (state == "starting" || state == "running") {
@@ -57,18 +72,18 @@ JobStatus StatusOf(const json& j) {
     for (const auto& [k, v] : result.items()) {
       if (v.is_number()) st.numbers[k] = v.get<double>();
     }
-    // The output file relative to the data root: the job's out_dir + the file's name.
+    std::string out_dir = j.value("out_dir", json("")).is_string() ? j.value("out_dir", "") : "";
     if (result.contains("file") && result["file"].is_string()) {
-      std::string out_dir = j.value("out_dir", "");
-      while (!out_dir.empty() && out_dir.back() == '/') out_dir.pop_back();
-      std::string name = Basename(result["file"].get<std::string>());
-      if (!name.empty()) st.file = out_dir.empty() ? name : out_dir + "/" + name;
+      st.file = Relative(result["file"].get<std::string>(), out_dir, data_dir);
+    }
+    if (result.contains("model") && result["model"].is_string()) {
+      st.model = Relative(result["model"].get<std::string>(), out_dir, data_dir);
     }
   }
   return st;
 }
 
-void AddJobJson(const json& j, JobsListing* out) {
+void AddJobJson(const json& j, const std::string& data_dir, JobsListing* out) {
   if (!j.is_object()) return;
   JobView v;
   v.id = j.value("id", "");
@@ -77,7 +92,7 @@ void AddJobJson(const json& j, JobsListing* out) {
   if (j.contains("idempotency_key") && j["idempotency_key"].is_string()) {
     v.idempotency_key = j["idempotency_key"].get<std::string>();
   }
-  if (!v.idempotency_key.empty()) out->by_key[v.idempotency_key] = StatusOf(j);
+  if (!v.idempotency_key.empty()) out->by_key[v.idempotency_key] = StatusOf(j, data_dir);
   out->views.push_back(std::move(v));
 }
 
@@ -140,7 +155,7 @@ void ForEachParallel(size_t n, size_t threads, const std::function<void(size_t)>
   for (auto& t : pool) t.join();
 }
 
-Result<JobsListing> ParseJobs(const std::string& body) {
+Result<JobsListing> ParseJobs(const std::string& body, const std::string& data_dir) {
   json j = json::parse(body, nullptr, false);
   const json* list = nullptr;
   if (j.is_array()) list = &j;
@@ -148,20 +163,11 @@ Result<JobsListing> ParseJobs(const std::string& body) {
   if (!list) return InvalidArgument("jobs: expected {\"jobs\":[...]}");
   JobsListing out;
   try {
-    for (const auto& item : *list) AddJobJson(item, &out);
+    for (const auto& item : *list) AddJobJson(item, data_dir, &out);
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("jobs: ") + e.what());
   }
   return out;
-}
-
-void AddJob(const std::string& job_json, JobsListing* out) {
-  json j = json::parse(job_json, nullptr, false);
-  if (j.is_object() && j.contains("job")) j = j["job"];
-  try {
-    AddJobJson(j, out);
-  } catch (const json::exception&) {
-  }
 }
 
 std::optional<FileVersion> Probe(const std::string& url, const std::string& token,
@@ -195,7 +201,8 @@ std::string CapacityJson(const Capacity& c) {
               {"disk_percent", c.disk_percent},
               {"disk_high_percent", c.disk_high_percent},
               {"healthy", c.healthy},
-              {"outbound_only", c.outbound_only}}
+              {"outbound_only", c.outbound_only},
+              {"data_dir", c.data_dir}}
       .dump();
 }
 
@@ -212,6 +219,7 @@ Result<Capacity> ParseCapacity(const std::string& text) {
     c.disk_high_percent = j.value("disk_high_percent", 80.0);
     c.healthy = j.value("healthy", true);
     c.outbound_only = j.value("outbound_only", false);
+    c.data_dir = j.value("data_dir", "");
     return c;
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("capacity: ") + e.what());

@@ -38,10 +38,9 @@ struct JobsListing {
   std::vector<JobView> views;
   std::map<std::string, JobStatus> by_key;
 };
-// kInvalidArgument for a body that is not {jobs:[...]} (or a bare array).
-Result<JobsListing> ParseJobs(const std::string& body);
-// One job object (a /start_job answer's "job", or an element of a listing).
-void AddJob(const std::string& job_json, JobsListing* out);
+// kInvalidArgument for a body that is not {jobs:[...]} (or a bare array). `data_dir` (the node's
+// absolute data root, "" if unknown) turns result paths into data-root-relative ones.
+Result<JobsListing> ParseJobs(const std::string& body, const std::string& data_dir = "");
 
 // Sealed version of `rel` served by the node at `url` (GET /sync/file with Range 0-0: ETag and
 // Content-Range), or nullopt when it does not serve one (absent, not sealed yet, unreachable).

@@ -41,9 +41,7 @@ StageJob MakeJob(const LoopState& s, std::string role, std::string node, std::st
   return j;
 }
 
-std::string CandidatePath(const LoopState& s) {
-  return "models/candidates/" + Safe(s.loop_id) + "-i" + std::to_string(s.iteration) + ".model";
-}
+std::string OnNode(const std::string& rel) { return kDataPrefix + rel; }
 
 // Moves to `next` (its jobs are planned by the next step), recording the time spent.
 void Enter(LoopState* s, Stage next, int64_t now) {
@@ -151,8 +149,8 @@ void PlanSelfplay(LoopState* s, const Observation& o) {
   for (size_t i = 0; i < n; ++i) {
     int share = games / static_cast<int>(n) + (static_cast<int>(i) < games % static_cast<int>(n));
     if (share == 0) continue;
+    // The catalogue's selfplay plays with the node's models/current.model (none yet: random).
     std::map<std::string, std::string> p = {{"games", std::to_string(share)}};
-    if (!s->model.empty()) p["model"] = s->model.path;
     s->jobs.push_back(MakeJob(*s, "selfplay", o.eligible[i], "selfplay", p, 0));
   }
   s->note = "selfplay: " + std::to_string(games) + " games on " + std::to_string(s->jobs.size()) +
@@ -188,11 +186,10 @@ void StepSelfplay(LoopState* s, const Observation& o, StepResult* r) {
 
 void EnterTrain(LoopState* s, int64_t now) {
   Enter(s, Stage::kTrain, now);
-  s->current.candidate = CandidatePath(*s);
-  std::map<std::string, std::string> p = {{"candidate", s->current.candidate}};
-  if (!s->model.empty()) p["model"] = s->model.path;
+  std::map<std::string, std::string> p;
+  if (!s->model.empty()) p["model"] = OnNode(s->model.path);  // --init
   s->jobs.push_back(MakeJob(*s, "train", s->training_node, "training.nnue", p, 0));
-  s->note = "training " + s->current.candidate + " on " + s->training_node +
+  s->note = "training a candidate on " + s->training_node +
             (s->model.empty() ? " from scratch" : " from " + s->model.path);
 }
 
@@ -220,20 +217,31 @@ void StepTrain(LoopState* s, const Observation& o, StepResult* r) {
   r->actions = std::move(jo.ensure);
   if (!jo.all_succeeded || jo.changed) return;
   const JobStatus* st = Result(o, s->jobs.front());
+  if (!st || st->model.empty()) {
+    Fail(s, "the training job " + s->jobs.front().key + " printed no model path", o.now_ms);
+    r->changed = true;
+    return;
+  }
+  s->current.candidate = st->model;
   s->current.loss = Number(st, "loss");
   s->current.train_games = static_cast<int64_t>(Number(st, "games").value_or(0));
   s->current.train_positions = static_cast<int64_t>(Number(st, "positions").value_or(0));
   Enter(s, Stage::kEval, o.now_ms);
-  const std::string& cand = s->current.candidate;
+  const std::string cand = OnNode(s->current.candidate);
   std::string games = std::to_string(s->config.eval_games);
+  // model "" drops the catalogue's default opponent (the current model) for the random baseline.
   s->jobs.push_back(MakeJob(*s, "eval-random", s->training_node, "eval",
-                            {{"candidate", cand}, {"baseline", "random"}, {"games", games}}, 0));
+                            {{"candidate", cand}, {"baseline", "random"}, {"model", ""},
+                             {"games", games}},
+                            0));
   if (!s->model.empty()) {
     s->jobs.push_back(MakeJob(*s, "eval-current", s->training_node, "eval",
-                              {{"candidate", cand}, {"model", s->model.path}, {"games", games}},
+                              {{"candidate", cand}, {"model", OnNode(s->model.path)},
+                               {"games", games}},
                               0));
   }
-  s->note = "evaluating " + cand + (s->model.empty() ? " vs random" : " vs current and random");
+  s->note = "evaluating " + s->current.candidate +
+            (s->model.empty() ? " vs random" : " vs current and random");
   r->changed = true;
 }
 
@@ -264,7 +272,7 @@ void StepEval(LoopState* s, const Observation& o, StepResult* r) {
   }
   Enter(s, Stage::kPromote, o.now_ms);
   s->jobs.push_back(MakeJob(*s, "promote", s->training_node, "promote",
-                            {{"candidate", s->current.candidate}}, 0));
+                            {{"candidate", OnNode(s->current.candidate)}}, 0));
 }
 
 void StepPromote(LoopState* s, const Observation& o, StepResult* r) {

@@ -38,6 +38,9 @@ std::optional<Stage> ParseStage(const std::string& s);
 std::optional<LoopStatus> ParseStatus(const std::string& s);
 
 inline constexpr char kCurrentModel[] = "models/current.model";
+// A job param value starting with this is a path relative to the data root of the node that runs
+// the job; the driver makes it absolute there (the catalogue takes params literally).
+inline constexpr char kDataPrefix[] = "data:";
 
 struct LoopConfig {
   int iterations = 2;
@@ -79,8 +82,8 @@ struct IterationRecord {
   std::optional<double> win_rate_vs_current;
   std::optional<double> win_rate_vs_random;
   bool promoted = false;
-  std::string candidate;
-  std::string decision;  // why promoted or not
+  std::string candidate;  // the trained model, relative to the trainer's data root
+  std::string decision;   // why promoted or not
   std::map<std::string, int64_t> stage_ms;
   int64_t started_ms = 0;
   int64_t ended_ms = 0;
@@ -119,6 +122,7 @@ struct JobStatus {
   Seen seen = Seen::kUnknown;
   std::map<std::string, double> numbers;  // numeric fields of the job's result line
   std::string file;                       // result "file", relative to the data root
+  std::string model;                      // result "model", relative to the data root
   std::string error;
 };
 

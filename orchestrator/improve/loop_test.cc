@@ -88,7 +88,8 @@ struct FakeCluster {
         if (j.node == trainer) on_trainer.insert(st.file);
       } else if (j.role == "train") {
         st.numbers = {{"games", 1000}, {"positions", 20000}, {"loss", 0.42}};
-        candidate = FileVersion{"sha-" + j.params.at("candidate"), 10};
+        st.model = "training/nnue/" + j.node + "/" + key + "/candidate.model";
+        candidate = FileVersion{"sha-" + st.model, 10};
       } else if (j.role == "eval-current") {
         st.numbers = {{"win_rate", win_rate_vs_current}};
       } else if (j.role == "eval-random") {
@@ -142,7 +143,7 @@ TEST(LoopTest, TwoIterationsFromNoModelPromoteTwiceAndRecordTheFigures) {
   EXPECT_FALSE(first.win_rate_vs_current.has_value());  // no model yet: vs random only
   EXPECT_DOUBLE_EQ(*first.win_rate_vs_random, 0.9);
   EXPECT_TRUE(first.promoted);
-  EXPECT_EQ(first.candidate, "models/candidates/L1-i1.model");
+  EXPECT_EQ(first.candidate, "training/nnue/n1/imp-L1-i1-train-n1-a0/candidate.model");
   for (const char* st : {"selfplay", "sync", "train", "eval", "promote", "distribute"}) {
     EXPECT_TRUE(first.stage_ms.count(st)) << st;
   }
@@ -152,7 +153,7 @@ TEST(LoopTest, TwoIterationsFromNoModelPromoteTwiceAndRecordTheFigures) {
   EXPECT_TRUE(second.promoted);
   EXPECT_EQ(s.model.generation, 2);
   EXPECT_EQ(s.model.path, kCurrentModel);
-  EXPECT_EQ(s.model.sha256, "sha-models/candidates/L1-i2.model");
+  EXPECT_EQ(s.model.sha256, "sha-training/nnue/n1/imp-L1-i2-train-n1-a0/candidate.model");
   for (const auto& n : f.nodes) EXPECT_EQ(f.model_sha[n], s.model.sha256) << n;
   // One job per (iteration, stage, node): 3 selfplay + train + 1 or 2 evals + promote, twice.
   EXPECT_EQ(f.starts_per_role["selfplay"], 6);
@@ -173,9 +174,40 @@ TEST(LoopTest, SelfplaySplitsTheGamesOverEligibleNodesAndUsesTheCurrentModel) {
   EXPECT_EQ(s.jobs[0].params.at("games"), "4");
   EXPECT_EQ(s.jobs[1].params.at("games"), "3");
   EXPECT_EQ(s.jobs[2].params.at("games"), "3");
-  EXPECT_EQ(s.jobs[0].params.at("model"), kCurrentModel);
+  EXPECT_EQ(s.jobs[0].params.count("model"), 0u);  // the catalogue's default: current.model
   EXPECT_EQ(s.jobs[0].key, "imp-L-i1-selfplay-n1-a0");
   EXPECT_NE(s.jobs[0].params.at("seed"), s.jobs[1].params.at("seed"));
+}
+
+TEST(LoopTest, StageJobsNameTheirFilesOnTheTrainer) {
+  FakeCluster f;
+  LoopState s = NewLoop("L", Config(1), "n1", {kCurrentModel, "abc", 5, 1}, f.now);
+  while (s.stage != Stage::kTrain) s = f.Round(s);
+  EXPECT_EQ(s.jobs[0].kind, "training.nnue");
+  EXPECT_EQ(s.jobs[0].params.at("model"), "data:models/current.model");  // --init
+  while (s.stage != Stage::kEval) s = f.Round(s);
+  ASSERT_EQ(s.jobs.size(), 2u);
+  std::string cand = "data:training/nnue/n1/imp-L-i1-train-n1-a0/candidate.model";
+  EXPECT_EQ(s.jobs[0].role, "eval-random");
+  EXPECT_EQ(s.jobs[0].params.at("candidate"), cand);
+  EXPECT_EQ(s.jobs[0].params.at("baseline"), "random");
+  EXPECT_EQ(s.jobs[0].params.at("model"), "");  // no opponent model
+  EXPECT_EQ(s.jobs[0].params.at("games"), "20");
+  EXPECT_EQ(s.jobs[1].role, "eval-current");
+  EXPECT_EQ(s.jobs[1].params.at("model"), "data:models/current.model");
+  while (s.stage != Stage::kPromote) s = f.Round(s);
+  EXPECT_EQ(s.jobs[0].params.at("candidate"), cand);
+}
+
+TEST(LoopTest, ATrainingJobWithoutAModelPathFailsTheLoop) {
+  FakeCluster f;
+  LoopState s = NewLoop("L", Config(1), "n1", {}, f.now);
+  while (s.stage != Stage::kTrain) s = f.Round(s);
+  s = f.Round(s, false);
+  f.status[s.jobs[0].key] = JobStatus{Seen::kSucceeded, {{"loss", 0.5}}, "", "", ""};
+  s = f.Round(s, false);
+  EXPECT_EQ(s.status, LoopStatus::kFailed);
+  EXPECT_NE(s.error.find("printed no model path"), std::string::npos) << s.error;
 }
 
 TEST(LoopTest, AWeakCandidateIsNotPromotedAndTheModelStays) {

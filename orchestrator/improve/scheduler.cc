@@ -83,8 +83,7 @@ std::string Scheduler::Key(uint64_t term, const std::string& node, size_t slot) 
          std::to_string(generation_.at(node)[slot]);
 }
 
-std::vector<StartRequest> Scheduler::Plan(uint64_t term, const std::vector<NodeLoad>& nodes,
-                                          const std::string& model) {
+std::vector<StartRequest> Scheduler::Plan(uint64_t term, const std::vector<NodeLoad>& nodes) {
   if (term != term_) {  // keys carry the term: a new term numbers its slots afresh
     term_ = term;
     generation_.clear();
@@ -124,7 +123,6 @@ std::vector<StartRequest> Scheduler::Plan(uint64_t term, const std::vector<NodeL
       r.params = {{"games", std::to_string(config_.selfplay_games)},
                   {"board", config_.board},
                   {"seed", std::to_string(SeedFromKey(r.idempotency_key))}};
-      if (!model.empty()) r.params["model"] = model;
       out.push_back(std::move(r));
       t.starting++;
     }

@@ -83,10 +83,9 @@ class Scheduler {
  public:
   explicit Scheduler(SchedulerConfig config) : config_(std::move(config)) {}
 
-  // One round for leader term `term`. `model` is the current model's path relative to the data
-  // root ("" = none: the workload plays without one). Returns the starts to send.
-  std::vector<StartRequest> Plan(uint64_t term, const std::vector<NodeLoad>& nodes,
-                                 const std::string& model);
+  // One round for leader term `term`. Returns the starts to send. Jobs play with the node's
+  // models/current.model (the catalogue's default `model`; none yet = random play).
+  std::vector<StartRequest> Plan(uint64_t term, const std::vector<NodeLoad>& nodes);
   const std::vector<NodeTarget>& last_targets() const { return targets_; }
   const SchedulerConfig& config() const { return config_; }
 

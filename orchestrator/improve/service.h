@@ -50,6 +50,7 @@ struct Capacity {
   double disk_high_percent = 80;
   bool healthy = true;
   bool outbound_only = false;
+  std::string data_dir;  // absolute data root (job params name files there)
 };
 
 // GPUs named by a host entry's `gpu` field: "" or "none" -> 0; "4x A100" / "4 x A100" -> 4; any

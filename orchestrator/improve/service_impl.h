@@ -52,6 +52,7 @@ struct ImprovementService::Impl {
   std::map<std::string, TimePoint> last_pull;         // node -> last model pull request
   std::map<std::string, std::string> start_errors;    // key -> why /start_job refused it
   std::set<std::string> held_cache;                   // sync: files seen on the trainer
+  std::map<std::string, std::string> data_dirs;       // node -> absolute data root
 
   Result<std::string> Submit(std::shared_ptr<Request> req);  // from an HTTP worker: waits
   void Loop();
@@ -72,6 +73,8 @@ struct ImprovementService::Impl {
   void Act(const LoopState& s, const std::vector<Action>& actions, uint64_t term,
            const std::vector<Peer>& peers);
   std::string UrlOf(const std::vector<Peer>& peers, const std::string& id) const;
+  // The node's data root (cached from its capacity; fetched when unknown), "" if unreachable.
+  std::string DataDir(const std::vector<Peer>& peers, const std::string& id);
 
   // The scheduler and outbound-only nodes (service_sched.cc).
   void ScheduleRound(uint64_t term);

@@ -50,6 +50,17 @@ std::string ImprovementService::Impl::UrlOf(const std::vector<Peer>& peers,
   return "";
 }
 
+std::string ImprovementService::Impl::DataDir(const std::vector<Peer>& peers,
+                                              const std::string& id) {
+  if (auto it = data_dirs.find(id); it != data_dirs.end()) return it->second;
+  auto r = Call(UrlOf(peers, id), ctx.token, "GET", "/scheduler/capacity");
+  if (r.status != 200) return "";
+  auto c = internal::ParseCapacity(r.body);
+  if (!c.ok() || c->data_dir.empty()) return "";
+  data_dirs[id] = c->data_dir;
+  return c->data_dir;
+}
+
 void ImprovementService::Impl::StepLoop(uint64_t term) {
   if (!loop || loop->status != LoopStatus::kRunning) return;
   auto peers = ctx.members();
@@ -90,12 +101,14 @@ Observation ImprovementService::Impl::Observe(const LoopState& s, const std::vec
     if (std::find(nodes.begin(), nodes.end(), j.node) == nodes.end()) nodes.push_back(j.node);
   }
   std::vector<std::optional<internal::JobsListing>> listing(nodes.size());
+  std::vector<std::string> roots;
+  for (const auto& n : nodes) roots.push_back(o.alive.count(n) ? DataDir(peers, n) : "");
   ForEachParallel(nodes.size(), 4, [&](size_t i) {
     std::string url = o.alive.count(nodes[i]) ? UrlOf(peers, nodes[i]) : "";
     if (url.empty()) return;
     auto r = Call(url, ctx.token, "GET", "/jobs", "", 0);
     if (r.status != 200) return;
-    auto parsed = internal::ParseJobs(r.body);
+    auto parsed = internal::ParseJobs(r.body, roots[i]);
     if (parsed.ok()) listing[i] = std::move(parsed).value();
   });
   std::map<std::string, std::string> shown;
@@ -184,12 +197,26 @@ void ImprovementService::Impl::Act(const LoopState& s, const std::vector<Action>
   }
   std::vector<std::string> errors(starts.size());
   std::vector<int> codes(starts.size(), 0);
+  // "data:<rel>" params name files under the running node's data root.
+  std::vector<std::optional<std::map<std::string, std::string>>> params(starts.size());
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const StageJob& j = starts[i]->job;
+    std::map<std::string, std::string> p = j.params;
+    bool ok = true;
+    for (auto& [k, v] : p) {
+      if (v.rfind(kDataPrefix, 0) != 0) continue;
+      std::string root = DataDir(peers, j.node);
+      ok = ok && !root.empty();
+      v = root + "/" + v.substr(sizeof(kDataPrefix) - 1);
+    }
+    if (ok) params[i] = std::move(p);
+  }
   ForEachParallel(starts.size(), 4, [&](size_t i) {
     const StageJob& j = starts[i]->job;
     std::string url = UrlOf(peers, j.node);
-    if (url.empty()) return;
+    if (url.empty() || !params[i]) return;
     auto r = Call(url, ctx.token, "POST", "/start_job",
-                  internal::StartJobBody(j.kind, j.params, j.key, term), term, kStartTimeout);
+                  internal::StartJobBody(j.kind, *params[i], j.key, term), term, kStartTimeout);
     codes[i] = r.status;
     errors[i] = r.status ? r.body : r.error;
   });

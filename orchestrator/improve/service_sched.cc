@@ -46,6 +46,7 @@ void ImprovementService::Impl::ScheduleRound(uint64_t term) {
     if (p.state == "alive") alive.push_back(p);
   }
   std::vector<NodeLoad> next(alive.size());
+  std::vector<std::string> roots(alive.size());
   auto stale_after = 3 * ctx.poll_interval;
   std::map<std::string, Report> reps;
   {
@@ -71,14 +72,17 @@ void ImprovementService::Impl::ScheduleRound(uint64_t term) {
     auto j = internal::ParseJobs(jobs.body);
     if (!c.ok() || !j.ok()) return;
     FromCapacity(*c, &l);
+    roots[i] = c->data_dir;
     l.jobs = std::move(j->views);
     l.reachable = true;
   });
+  for (size_t i = 0; i < alive.size(); ++i) {
+    if (!roots[i].empty()) data_dirs[alive[i].node_id] = roots[i];
+  }
   for (auto& l : next) {
     if (auto h = ctx.hosts.find(l.node_id); h != ctx.hosts.end()) ApplyLimits(h->second, &l);
   }
-  std::string model = loop ? loop->model.path : "";
-  std::vector<StartRequest> starts = scheduler.Plan(term, next, model);
+  std::vector<StartRequest> starts = scheduler.Plan(term, next);
   if (!ctx.background_selfplay) starts.clear();
   loads = std::move(next);
   {

@@ -58,9 +58,16 @@ TEST(ClusterIoTest, JobsListingsGiveTheLoopItsResults) {
     {"id":"j2","kind":"eval","state":"exited","exit_code":3,"idempotency_key":"k2"},
     {"id":"j3","kind":"training.nnue","state":"running","idempotency_key":"k3"},
     {"id":"j4","kind":"selfplay","state":"lost"},
-    {"id":"j5","kind":"eval","state":"failed","signal":9,"idempotency_key":"k5"}]})");
+    {"id":"j5","kind":"eval","state":"failed","signal":9,"idempotency_key":"k5"},
+    {"id":"j6","kind":"training.nnue","state":"exited","exit_code":0,"idempotency_key":"k6",
+     "out_dir":"training/nnue/n1/j6","result":{"model":"/abs/data/elsewhere/candidate.model"}},
+    {"id":"j7","kind":"training.nnue","state":"exited","exit_code":0,"idempotency_key":"k7",
+     "out_dir":"training/nnue/n1/j7","result":{"model":"/other/root/candidate.model"}}]})",
+                                "/abs/data");
   ASSERT_TRUE(l.ok()) << l.status().ToString();
-  EXPECT_EQ(l->views.size(), 5u);
+  EXPECT_EQ(l->views.size(), 7u);
+  EXPECT_EQ(l->by_key.at("k6").model, "elsewhere/candidate.model");  // below the data root
+  EXPECT_EQ(l->by_key.at("k7").model, "training/nnue/n1/j7/candidate.model");  // out_dir + name
   const auto& k1 = l->by_key.at("k1");
   EXPECT_EQ(k1.seen, JobStatus::Seen::kSucceeded);
   EXPECT_EQ(k1.numbers.at("games"), 50);

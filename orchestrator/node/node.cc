@@ -268,6 +268,7 @@ struct Node::Impl : api::NodeApi {
     c.disk_high_percent = settings.cleanup.high_watermark * 100;
     c.healthy = api::IsHealthy(s->system);
     c.outbound_only = settings.outbound_only;
+    c.data_dir = data->options().data_root;
     return c;
   }
 
