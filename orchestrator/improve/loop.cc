@@ -98,7 +98,10 @@ JobsOutcome Supervise(LoopState* s, const Observation& o) {
     if (st.seen == Seen::kSucceeded) continue;
     out.all_succeeded = false;
     bool node_gone = !o.alive.count(j.node);
-    if (st.seen == Seen::kFailed || (st.seen == Seen::kUnknown && node_gone)) {
+    // Train, eval and promote need the trainer's files: they wait for it to come back (its job
+    // may well be running on); selfplay moves to another node.
+    bool pinned = j.role != "selfplay";
+    if (st.seen == Seen::kFailed || (st.seen == Seen::kUnknown && node_gone && !pinned)) {
       if (j.attempt + 1 >= s->config.max_attempts) {
         Fail(s,
              j.role + " job " + j.key + " on " + j.node + " failed " +
@@ -110,8 +113,6 @@ JobsOutcome Supervise(LoopState* s, const Observation& o) {
         return out;
       }
       bool keep_node = std::find(o.eligible.begin(), o.eligible.end(), j.node) != o.eligible.end();
-      // Train, eval and promote need the trainer's files: they stay there.
-      bool pinned = j.role != "selfplay";
       if (!keep_node && !pinned && o.eligible.empty()) continue;  // wait for a node
       std::string node = keep_node || pinned ? j.node : o.eligible.front();
       s->note = j.role + " job on " + j.node + (node_gone ? " lost its node" : " failed") +
@@ -121,7 +122,7 @@ JobsOutcome Supervise(LoopState* s, const Observation& o) {
       out.changed = true;
       continue;
     }
-    if (st.seen == Seen::kMissing || st.seen == Seen::kUnknown) {
+    if (st.seen == Seen::kMissing || (st.seen == Seen::kUnknown && !node_gone)) {
       out.ensure.push_back(Action{Action::Type::kEnsureJob, j, {}, {}, {}});
     }
   }

@@ -274,6 +274,21 @@ TEST(LoopTest, SelfplayOfADeadNodeMovesToALiveOne) {
   EXPECT_EQ(s.history[0].games, 100);
 }
 
+TEST(LoopTest, ADeadTrainerIsWaitedForNotReplaced) {
+  FakeCluster f;
+  LoopState s = NewLoop("L", Config(1), "n1", {}, f.now);
+  while (s.stage != Stage::kTrain) s = f.Round(s);
+  s = f.Round(s, false);  // the train job starts
+  f.dead.insert("n1");
+  for (int i = 0; i < 5; ++i) s = f.Round(s, false);
+  EXPECT_EQ(s.stage, Stage::kTrain);
+  EXPECT_EQ(s.jobs[0].key, "imp-L-i1-train-n1-a0");
+  f.dead.clear();  // back, with its job finished meanwhile
+  s = f.RunToEnd(s);
+  EXPECT_EQ(s.status, LoopStatus::kDone);
+  EXPECT_EQ(f.starts_per_role["train"], 1);
+}
+
 TEST(LoopTest, NothingIsPlannedWithoutAnEligibleNode) {
   FakeCluster f;
   f.dead = {"n1", "n2", "n3"};
