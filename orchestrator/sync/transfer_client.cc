@@ -26,23 +26,6 @@ int64_t WallMs(const PullOptions& o) {
       .count();
 }
 
-// Paces a stream to `rate` bytes/s with a one-second burst.
-class Throttle {
- public:
-  explicit Throttle(uint64_t rate) : rate_(rate), start_(std::chrono::steady_clock::now()) {}
-  void Consumed(uint64_t n) {
-    if (rate_ == 0) return;
-    bytes_ += n;
-    auto due = start_ + std::chrono::duration<double>(static_cast<double>(bytes_) / rate_);
-    auto now = std::chrono::steady_clock::now();
-    if (due > now + std::chrono::seconds(1)) std::this_thread::sleep_for(due - now);
-  }
-
- private:
-  uint64_t rate_, bytes_ = 0;
-  std::chrono::steady_clock::time_point start_;
-};
-
 struct Pull {
   Pull(const PullRequest& r, const PullOptions& o, std::string p)
       : req(r), opt(o), part(std::move(p)) {}
@@ -55,7 +38,7 @@ struct Pull {
   Sha256 hash;
   PullResult result;
   Status local;  // a local failure (disk full, I/O): stops the pull
-  Throttle throttle{opt.bandwidth_bytes_per_sec};
+  internal::Throttle throttle{opt.bandwidth_bytes_per_sec};
 
   bool Restart() {
     if (::ftruncate(fd, 0) != 0) {

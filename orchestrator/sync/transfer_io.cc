@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace rift::sync::internal {
@@ -143,6 +144,26 @@ void SetMtime(const std::string& path, int64_t mtime_ns) {
   struct timespec ts[2] = {{mtime_ns / 1000000000, mtime_ns % 1000000000},
                            {mtime_ns / 1000000000, mtime_ns % 1000000000}};
   ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+Throttle::Throttle(uint64_t rate) : rate_(rate), start_(std::chrono::steady_clock::now()) {}
+
+void Throttle::Consumed(uint64_t n) {
+  if (rate_ == 0) return;
+  bytes_ += n;
+  auto due = start_ + std::chrono::duration<double>(static_cast<double>(bytes_) / rate_);
+  auto now = std::chrono::steady_clock::now();
+  if (due > now + std::chrono::seconds(1)) {
+    std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(due - now));
+  }
+}
+
+bool IsSha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 std::string QueryEscape(const std::string& s) {

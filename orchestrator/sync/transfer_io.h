@@ -1,6 +1,7 @@
 #pragma once
 // Internal to the transfer code: incremental SHA-256 (libcrypto stays in the .cc) and the
 // file steps of a pull (.part, write, fsync, rename).
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -47,6 +48,19 @@ Status SafeToReplace(const std::string& final_path, const std::string& rel,
                      const inventory::Inventory* inventory);
 // Sets the file's mtime (and atime) without following a symlink; no-op when mtime_ns <= 0.
 void SetMtime(const std::string& path, int64_t mtime_ns);
+// Paces a stream to `rate` bytes/s (0 = unlimited) with a one-second burst.
+class Throttle {
+ public:
+  explicit Throttle(uint64_t rate);
+  void Consumed(uint64_t n);
+
+ private:
+  uint64_t rate_, bytes_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// True for 64 lower-case hex digits.
+bool IsSha256(const std::string& s);
 // Percent-encodes a query value (everything but unreserved characters and '/').
 std::string QueryEscape(const std::string& s);
 
