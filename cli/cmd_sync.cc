@@ -54,9 +54,14 @@ int RunRound(Context& ctx, const std::string& path) {
   for (auto& [node, n] : per_node.items()) {
     pulls += (pulls.empty() ? "" : ", ") + node + ": " + n.dump();
   }
+  std::string pushes = std::to_string(j.value("pushes_planned", 0)) + " new";
+  if (j.value("pushes_kept", 0) > 0) {
+    pushes += ", " + std::to_string(j.value("pushes_kept", 0)) + " still in progress";
+  }
   PrintKeyValues(ctx.out,
                  {{"plan", j.value("plan_id", "") + " (" + j.value("kind", "") + ")"},
                   {"pulls", pulls.empty() ? "none needed" : pulls},
+                  {"pushes", pushes + " (from outbound-only nodes)"},
                   {"bytes", Bytes(j.value("bytes", 0.0))},
                   {"shortfalls", std::to_string(j.value("shortfalls", json::array()).size())},
                   {"errors", std::to_string(j.value("errors", json::object()).size())}});
@@ -70,22 +75,49 @@ int RunRound(Context& ctx, const std::string& path) {
 }
 
 void PrintTransfers(std::ostream& out, const json& j, bool bars) {
-  PrintKeyValues(out, {{"node", j.value("node_id", "")},
-                       {"active", std::to_string(j.value("active", 0)) + " running, " +
-                                      std::to_string(j.value("queued", 0)) + " queued"},
-                       {"finished", std::to_string(j.value("done", 0)) + " done, " +
-                                        std::to_string(j.value("failed", 0)) + " failed"},
-                       {"received", Bytes(j.value("bytes_received", 0.0)) + " (" +
-                                        Bytes(j.value("bytes_resumed", 0.0)) + " resumed)"}});
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"node",
+       j.value("node_id", "") + (j.value("outbound_only", false) ? " (outbound-only)" : "")},
+      {"active", std::to_string(j.value("active", 0)) + " running, " +
+                     std::to_string(j.value("queued", 0)) + " queued"},
+      {"finished", std::to_string(j.value("done", 0)) + " done, " +
+                       std::to_string(j.value("failed", 0)) + " failed"},
+      {"received", Bytes(j.value("bytes_received", 0.0)) + " (" +
+                       Bytes(j.value("bytes_resumed", 0.0)) + " resumed)"}};
+  const json rp = j.value("received_pushes", json::object());
+  if (rp.value("files", 0) + rp.value("failed", 0) > 0 ||
+      !rp.value("active", json::array()).empty()) {
+    rows.push_back({"pushed here", std::to_string(rp.value("files", 0)) + " files, " +
+                                       Bytes(rp.value("bytes", 0.0)) + ", " +
+                                       std::to_string(rp.value("failed", 0)) + " refused, " +
+                                       std::to_string(rp.value("active", json::array()).size()) +
+                                       " in progress"});
+  }
+  if (j.value("outbound_only", false)) {
+    rows.push_back({"pushed", std::to_string(j.value("pushes_done", 0)) + " done, " +
+                                  std::to_string(j.value("pushes_failed", 0)) + " failed, " +
+                                  Bytes(j.value("bytes_sent", 0.0)) + " sent"});
+  }
+  const json lp = j.value("pushes", json::object());
+  if (lp.value("planned", 0) + lp.value("active", 0) + lp.value("done", 0) + lp.value("failed", 0) >
+      0) {
+    rows.push_back({"leader pushes", std::to_string(lp.value("planned", 0)) + " planned, " +
+                                         std::to_string(lp.value("active", 0)) + " active, " +
+                                         std::to_string(lp.value("done", 0)) + " done, " +
+                                         std::to_string(lp.value("failed", 0)) + " failed"});
+  }
+  PrintKeyValues(out, rows);
   Table table({"ID", "PATH", "FILES", "STATE", "PROGRESS", "RATE", "SOURCE", "ERROR"});
   table.SetAlign(2, Table::Align::kRight);
   for (const auto& t : j.value("transfers", json::array())) {
     double done = t.value("bytes_done", 0.0), total = t.value("bytes_total", 0.0);
     std::string progress = Bytes(done) + "/" + Bytes(total);
     if (bars && t.value("state", "") == "running") progress = Bar(done, total) + " " + progress;
+    std::string peer = t.value("direction", "pull") == "push" ? "push to " + t.value("target", "")
+                                                              : t.value("source", "");
     table.AddRow({t.value("id", ""), t.value("path", ""), std::to_string(t.value("files", 1)),
                   t.value("state", ""), progress, Bytes(t.value("rate_bytes_per_sec", 0.0)) + "/s",
-                  t.value("source", ""), t.value("error", "")});
+                  peer, t.value("error", "")});
   }
   out << '\n';
   table.Print(out);

@@ -1,19 +1,25 @@
 #pragma once
 // DataService: the per-node data plane. Owns the inventory of $RINGRIFT_DIR/data, a scanner
-// thread (Scan every `scan_interval`, never on the ticker or an HTTP thread) and a pull queue
-// (bounded worker threads running sync::PullFile for large files and sync::PullBatch for
-// small ones), with per-transfer progress kept in memory (bounded history) for /sync/status.
+// thread (Scan every `scan_interval`, never on the ticker or an HTTP thread; it also forgets
+// idle incoming pushes and garbage-collects abandoned `.part` files), a transfer queue (bounded
+// worker threads running sync::PullFile / sync::PullBatch for pulls, and sync::PushFile /
+// sync::PushBatch for the pushes of an outbound-only node), with per-transfer progress kept in
+// memory (bounded history) for /sync/status, and the receiver of pushes from outbound-only
+// nodes. A path is written by one transfer at a time: a pull of a path being pushed here is
+// skipped, a push of a path being pulled is refused (busy).
 //
 // Thread-safety: every method is safe from any thread. One mutex guards the queue, the
 // transfer records and the figures; it is never held across I/O (scan, pulls, hashing).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "orchestrator/base/status.h"
 #include "orchestrator/inventory/inventory.h"
+#include "orchestrator/sync/push.h"
 
 namespace rift::datasvc {
 
@@ -27,8 +33,14 @@ struct DataOptions {
   int max_concurrent_transfers = 4;
   uint64_t bandwidth_bytes_per_sec = 0;  // per transfer; 0 = unlimited
   uint64_t small_file_bytes = 1u << 20;  // up to this size: batched (POST /sync/files)
-  std::string token;                     // sent to sources
-  size_t history = 256;                  // finished transfers kept for /sync/status
+  // Pushes up to this size travel whole, several per request (POST /sync/push-batch).
+  uint64_t push_batch_file_bytes = 256u << 10;
+  std::string token;     // sent to sources and push targets
+  size_t history = 256;  // finished transfers kept for /sync/status
+  // `.part` files older than this, of no transfer in progress, are removed by the scanner
+  // (checked every part_gc_interval; 0 = a quarter of the age, between 10 s and 10 min).
+  std::chrono::seconds part_max_age{std::chrono::hours(24)};
+  std::chrono::milliseconds part_gc_interval{0};
 };
 
 // Published into the node's snapshot (for /status and /metrics).
@@ -40,6 +52,11 @@ struct DataFigures {
   uint64_t transfers_active = 0, transfers_queued = 0;
   uint64_t transfers_done = 0, transfers_failed = 0;
   uint64_t bytes_received = 0, bytes_resumed = 0;
+  // Pushes this node sent (outbound-only) and received.
+  uint64_t pushes_done = 0, pushes_failed = 0, bytes_sent = 0;
+  sync::PushReceiverFigures received_pushes;
+  // .part garbage collection.
+  uint64_t part_gc_runs = 0, parts_removed = 0, part_bytes_removed = 0;
 };
 
 // One file to pull (POST /sync/pull).
@@ -51,13 +68,33 @@ struct PullSpec {
   int64_t mtime_ns = 0;  // the source's mtime, given to the received file (0 = keep arrival time)
 };
 
+// One push this node (outbound-only) is asked to make by the leader.
+struct PushSpec {
+  std::string path;
+  std::string sha256;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string target_id, target_url;
+  uint64_t term = 0;  // the planning leader's term, carried to the target
+};
+
+// A push that ended (reported to the leader by the assignment poller).
+struct PushOutcome {
+  std::string path, sha256, target_id;
+  bool ok = false;
+  std::string error;
+};
+
 // One transfer: a single file, or a batch of small files (path = first file, files = count).
 struct TransferInfo {
-  std::string id;          // "<request>.<n>"
-  std::string request_id;  // the id POST /sync/pull answered with
+  std::string id;                  // "<request>.<n>"
+  std::string request_id;          // the id POST /sync/pull answered with ("s<n>" for pushes)
+  std::string direction = "pull";  // pull | push
   std::string path;
+  std::string target;  // pushes: the target node id
   uint64_t files = 1;
   uint64_t bytes_total = 0, bytes_done = 0, bytes_received = 0, bytes_resumed = 0;
+  uint64_t bytes_sent = 0;  // pushes
   double rate_bytes_per_sec = 0;
   std::string state;  // queued | running | done | failed
   std::string error;
@@ -91,10 +128,28 @@ class DataService {
   // Queues pulls and returns at once. Files already held in that version, or already queued
   // or running, are skipped. kInvalidArgument for a bad path, sha256 or empty source list.
   Result<SubmitResult> Submit(std::vector<PullSpec> files);
+  // Queues pushes (outbound-only node). Pushes already queued or running (same target and
+  // path) are skipped. kInvalidArgument for a bad path, sha256, target or term.
+  Result<SubmitResult> SubmitPushes(std::vector<PushSpec> pushes);
+  // Pushes that ended since the last call (oldest first); the caller reports them.
+  std::vector<PushOutcome> TakePushOutcomes();
+  // Pushes queued or running.
+  std::vector<PushSpec> PendingPushes() const;
+  // Called (without any lock held) whenever a push ends.
+  void OnPushDone(std::function<void()> callback);
+
   // Active transfers first (queued, running), then the recent history, newest first.
   std::vector<TransferInfo> Transfers() const;
   // Wakes the scanner now.
   void ScanSoon();
+
+  // Receives pushes from outbound-only nodes (routes: sync::RegisterPushRoutes).
+  sync::PushReceiver* push_receiver() const;
+
+  // One .part garbage collection pass now (the scanner runs it every part_gc_interval):
+  // removes `.part` files older than part_max_age that no transfer is writing. Returns the
+  // paths removed.
+  std::vector<std::string> CollectAbandonedParts();
 
  private:
   struct Impl;

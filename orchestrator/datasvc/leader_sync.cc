@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "orchestrator/base/log.h"
 #include "orchestrator/base/time.h"
@@ -19,6 +20,12 @@ using nlohmann::json;
 constexpr size_t kRecentPlans = 16;
 constexpr size_t kManifestPage = 5000;
 constexpr auto kPendingTtl = std::chrono::seconds(120);
+// A push assignment whose source has neither polled for it nor reported it for this long is
+// dropped (failed); an outbound-only node's manifest is trusted for kReportFresh after its
+// last poll.
+constexpr auto kAssignmentTtl = std::chrono::seconds(120);
+constexpr auto kReportFresh = std::chrono::seconds(60);
+constexpr size_t kEndedPushes = 64;
 
 struct NodeCache {
   uint64_t cursor = 0;
@@ -61,15 +68,16 @@ inventory::FileRecord ParseRecord(const json& r) {
 // Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
 // Applies one manifest page to `cache`; true if more pages follow. Throws json::exception on a
 // malformed page (caught by FetchManifest).
-bool ApplyPage(const json& j, const MemberRef& m, NodeCache* cache) {
-  for (const auto& rec : j.value("records", json::array())) {
-    auto f = ParseRecord(rec);
-    if (f.deleted) {
-      cache->files.erase(f.path);
-    } else {
-      cache->files[f.path] = std::move(f);
-    }
+void ApplyRecord(inventory::FileRecord f, NodeCache* cache) {
+  if (f.deleted) {
+    cache->files.erase(f.path);
+  } else {
+    cache->files[f.path] = std::move(f);
   }
+}
+
+bool ApplyPage(const json& j, const MemberRef& m, NodeCache* cache) {
+  for (const auto& rec : j.value("records", json::array())) ApplyRecord(ParseRecord(rec), cache);
   cache->cursor = j.value("next_cursor", cache->cursor);
   json disk = j.value("disk", json::object());
   cache->disk_total = disk.value("total", uint64_t{0});
@@ -111,6 +119,45 @@ void ForEachParallel(size_t n, size_t threads, const std::function<void(size_t)>
 
 }  // namespace
 
+Result<NodeReport> ParseNodeReport(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return InvalidArgument("body: expected a JSON object");
+  NodeReport r;
+  try {
+    if (!j.value("node_id", json()).is_string() || j["node_id"].get<std::string>().empty()) {
+      return InvalidArgument("node_id: required");
+    }
+    r.node_id = j["node_id"];
+    if (j.contains("manifest")) {
+      const json& m = j["manifest"];
+      if (!m.is_object()) return InvalidArgument("manifest: expected an object");
+      r.has_manifest = true;
+      r.manifest_from = m.value("from", uint64_t{0});
+      for (const auto& rec : m.value("records", json::array())) {
+        if (!rec.is_object() || !rec.value("path", json()).is_string()) {
+          return InvalidArgument("manifest.records[]: expected {path, size, sha256, ...}");
+        }
+        r.records.push_back(ParseRecord(rec));
+      }
+      r.next_cursor = m.value("next_cursor", r.manifest_from);
+      r.more = m.value("more", false);
+      json disk = m.value("disk", json::object());
+      r.disk_total = disk.value("total", uint64_t{0});
+      r.disk_free = disk.value("free", uint64_t{0});
+      r.high_watermark = m.value("watermarks", json::object()).value("high", 0.0);
+    }
+    for (const auto& p : j.value("pushes", json::array())) {
+      if (!p.is_object())
+        return InvalidArgument("pushes[]: expected {path, sha256, target, state}");
+      r.pushes.push_back({p.value("path", ""), p.value("sha256", ""), p.value("target", ""),
+                          p.value("state", ""), p.value("error", "")});
+    }
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("body: unexpected shape: ") + e.what());
+  }
+  return r;
+}
+
 struct LeaderSync::Impl {
   LeaderContext ctx;
   mutable std::mutex mu;  // cache, sent_holders, plans, next_plan
@@ -128,6 +175,85 @@ struct LeaderSync::Impl {
   std::map<std::string, uint64_t> incarnation;  // as of the last Views()
   std::deque<PlanSummary> plans;
   uint64_t next_plan = 1;
+  // Pushes planned for outbound-only holders, by (source, target, path).
+  struct Assignment {
+    std::string source, target, path;
+    inventory::FileRecord record;  // the version to push (the source's record)
+    uint64_t term = 0;
+    std::string state = "planned";  // planned | active
+    TimePoint updated;
+    int64_t issued_ms = 0, updated_ms = 0;
+  };
+  using Key = std::tuple<std::string, std::string, std::string>;
+  std::map<Key, Assignment> assignments;
+  std::deque<PushAssignmentInfo> ended;  // newest first
+  uint64_t pushes_done = 0, pushes_failed = 0;
+  uint64_t assignments_term = 0;
+  std::map<std::string, std::vector<PullSpec>> pull_orders;  // outbound-only target -> pulls
+  std::map<std::string, TimePoint> reported;                 // outbound-only node -> its last poll
+
+  bool OutboundOnly(const MemberRef& m) const {
+    return m.node_id != ctx.node_id &&
+           (m.outbound_only || ctx.outbound_only_nodes.count(m.node_id) > 0);
+  }
+
+  static PushAssignmentInfo Info(const Assignment& a) {
+    return {a.source, a.target, a.path, a.record.sha256, a.record.size,
+            a.term,   a.state,  "",     a.issued_ms,     a.updated_ms};
+  }
+
+  // Ends an assignment (mu held).
+  std::map<Key, Assignment>::iterator End(std::map<Key, Assignment>::iterator it, bool ok,
+                                          const std::string& why) {
+    PushAssignmentInfo info = Info(it->second);
+    info.state = ok ? "done" : "failed";
+    info.error = ok ? "" : why;
+    info.updated_ms = RealTime().WallMillis();
+    (ok ? pushes_done : pushes_failed)++;
+    if (!ok) {
+      log::Warn("sync: push of " + info.path + " from " + info.source + " to " + info.target +
+                " failed: " + why);
+    }
+    ended.push_front(std::move(info));
+    while (ended.size() > kEndedPushes) ended.pop_back();
+    return assignments.erase(it);
+  }
+
+  // A new term: the assignments and pull orders of the old one are dropped (mu held).
+  void DropStale(uint64_t term) {
+    if (term == assignments_term) return;
+    for (auto it = assignments.begin(); it != assignments.end();) {
+      it = End(it, false,
+               "planned in term " + std::to_string(it->second.term) + ", now term " +
+                   std::to_string(term));
+    }
+    pull_orders.clear();
+    assignments_term = term;
+  }
+
+  // Ends assignments whose target now holds the version, or whose source went silent
+  // (mu held).
+  void SweepAssignments() {
+    auto now = Clock::now();
+    for (auto it = assignments.begin(); it != assignments.end();) {
+      const Assignment& a = it->second;
+      auto c = cache.find(a.target);
+      if (c != cache.end()) {
+        auto f = c->second.files.find(a.path);
+        if (f != c->second.files.end() && f->second.sealed && f->second.sha256 == a.record.sha256) {
+          it = End(it, true, "");
+          continue;
+        }
+      }
+      if (now - a.updated > kAssignmentTtl) {
+        it = End(it, false,
+                 "source " + a.source + " silent for " +
+                     std::to_string(ToMillis(now - a.updated) / 1000) + " s");
+        continue;
+      }
+      ++it;
+    }
+  }
   std::condition_variable cv;
   bool stopping = false, started = false;
   std::thread thread;
@@ -142,11 +268,28 @@ struct LeaderSync::Impl {
       for (size_t i = 0; i < members.size(); ++i) work[i] = cache[members[i].node_id];
     }
     std::vector<Status> st(members.size());
-    ForEachParallel(members.size(), ctx.fetch_threads,
-                    [&](size_t i) { st[i] = FetchManifest(members[i], ctx.token, &work[i]); });
+    // Outbound-only nodes cannot be called: their manifests arrive with their polls.
+    ForEachParallel(members.size(), ctx.fetch_threads, [&](size_t i) {
+      if (!OutboundOnly(members[i])) st[i] = FetchManifest(members[i], ctx.token, &work[i]);
+    });
     std::vector<MemberRef> ok;
     std::lock_guard lock(mu);
+    auto now = Clock::now();
     for (size_t i = 0; i < members.size(); ++i) {
+      if (OutboundOnly(members[i])) {
+        auto r = reported.find(members[i].node_id);
+        if (r == reported.end() || now - r->second > kReportFresh) {
+          (*errors)[members[i].node_id] =
+              "outbound-only: no manifest from its polls (POST /sync/assignments) in the last " +
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::seconds>(kReportFresh).count()) +
+              " s";
+          continue;
+        }
+        cache[members[i].node_id].outbound_only = true;
+        ok.push_back(members[i]);
+        continue;
+      }
       if (!st[i].ok()) {
         (*errors)[members[i].node_id] = st[i].ToString();
         continue;
@@ -161,13 +304,14 @@ struct LeaderSync::Impl {
   std::vector<sync::NodeView> Views(const std::vector<MemberRef>& members) {
     std::vector<sync::NodeView> views;
     std::lock_guard lock(mu);
+    SweepAssignments();
     for (const auto& m : members) {
       const auto& c = cache[m.node_id];
       sync::NodeView v;
       v.node_id = m.node_id;
       v.url = m.url;
       v.training = ctx.training_nodes.count(m.node_id) > 0;
-      v.outbound_only = c.outbound_only;
+      v.outbound_only = c.outbound_only || OutboundOnly(m);
       v.disk_total = c.disk_total;
       v.disk_free = c.disk_free;
       v.high_watermark = c.high_watermark > 0 ? c.high_watermark : ctx.high_watermark;
@@ -188,12 +332,18 @@ struct LeaderSync::Impl {
         v.files.emplace(key.second, p.record);
         ++it;
       }
+      // A push in progress counts as held by its target (no second copy is planned meanwhile).
+      for (const auto& [key, a] : assignments) {
+        if (a.target == m.node_id) v.files.emplace(a.path, a.record);
+      }
       views.push_back(std::move(v));
     }
     return views;
   }
 
   // POST /sync/holders to each node whose list of other holders changed since last sent.
+  // Outbound-only nodes are skipped: they cannot be called (they get no holder claims, so their
+  // cleanup deletes nothing that needs a verified copy elsewhere).
   void SendHolders(const std::vector<sync::NodeView>& views, uint64_t term) {
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> who;  // path,sha
     for (const auto& v : views) {
@@ -203,6 +353,7 @@ struct LeaderSync::Impl {
     }
     ForEachParallel(views.size(), ctx.fetch_threads, [&](size_t i) {
       const auto& v = views[i];
+      if (v.outbound_only && v.node_id != ctx.node_id) return;
       json list = json::array();
       for (const auto& [p, f] : v.files) {
         if (!f.sealed || f.sha256.empty()) continue;
@@ -231,6 +382,7 @@ struct LeaderSync::Impl {
     auto members = Refresh(&errors);
     uint64_t term = ctx.term();
     for (const auto& m : members) {
+      if (OutboundOnly(m)) continue;  // cannot be called
       NodeCache c;
       {
         std::lock_guard lock(mu);
@@ -292,20 +444,51 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
   sync::Plan plan = kind == PlanKind::kTraining ? sync::PlanTraining(views, s.ctx.classes, {})
                                                 : sync::PlanReplication(views, s.ctx.classes, {});
   sum.shortfalls = plan.shortfalls;
-  sum.pushes_not_done = plan.pushes.size();
   std::map<std::string, const sync::NodeView*> by_id;
   std::map<std::string, std::string> url;
   for (const auto& v : views) {
     url[v.node_id] = v.url;
     by_id[v.node_id] = &v;
   }
+  {
+    std::lock_guard lock(s.mu);
+    s.DropStale(sum.term);
+    for (const auto& p : plan.pushes) {
+      Impl::Key key{p.source, p.target, p.path};
+      auto it = s.assignments.find(key);
+      if (it != s.assignments.end() && it->second.record.sha256 == p.sha256) {
+        sum.pushes_kept++;
+        continue;
+      }
+      Impl::Assignment a;
+      a.source = p.source;
+      a.target = p.target;
+      a.path = p.path;
+      a.record = by_id[p.source]->files.at(p.path);
+      a.term = sum.term;
+      a.updated = Clock::now();
+      a.issued_ms = a.updated_ms = sum.at_ms;
+      s.assignments[key] = std::move(a);
+      sum.pushes_planned++;
+    }
+  }
   std::map<std::string, json> per_target;
+  std::map<std::string, std::vector<PullSpec>> orders;  // for outbound-only targets
   std::vector<std::pair<std::string, inventory::FileRecord>> issued;
   for (const auto& p : plan.pulls) {
     json sources = json::array();
     for (const auto& id : p.sources) sources.push_back(url[id]);
     inventory::FileRecord rec;
     if (!p.sources.empty()) rec = by_id[p.sources.front()]->files.at(p.path);
+    if (by_id[p.target]->outbound_only && p.target != s.ctx.node_id) {
+      PullSpec spec{p.path, p.sha256, p.size, {}, rec.mtime_ns};
+      for (const auto& id : p.sources) spec.sources.push_back(url[id]);
+      orders[p.target].push_back(std::move(spec));
+      issued.emplace_back(p.target, rec);
+      sum.pulls_per_node[p.target]++;
+      sum.bytes += p.size;
+      continue;
+    }
     per_target[p.target].push_back({{"path", p.path},
                                     {"sha256", p.sha256},
                                     {"size", p.size},
@@ -332,6 +515,10 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
   }
   {
     std::lock_guard lock(s.mu);
+    for (auto& [target, specs] : orders) {  // handed out at the target's next poll
+      auto& list = s.pull_orders[target];
+      list.insert(list.end(), specs.begin(), specs.end());
+    }
     for (const auto& [target, rec] : issued) {
       if (!sum.errors.count(target)) {
         s.pending[{target, rec.path}] = {rec, Clock::now(), s.incarnation[target]};
@@ -344,7 +531,8 @@ Result<PlanSummary> LeaderSync::Run(PlanKind kind) {
   s.plans.push_front(sum);
   while (s.plans.size() > kRecentPlans) s.plans.pop_back();
   log::Info("sync: " + sum.plan_id + " (" + sum.kind + ") " + std::to_string(plan.pulls.size()) +
-            " pulls, " + std::to_string(sum.shortfalls.size()) + " shortfalls");
+            " pulls, " + std::to_string(sum.pushes_planned) + " new pushes, " +
+            std::to_string(sum.shortfalls.size()) + " shortfalls");
   return sum;
 }
 
@@ -363,6 +551,98 @@ std::vector<FanoutReply> LeaderSync::PostToAll(const std::string& path, const st
     out[i].body = r->body;
   });
   return out;
+}
+
+Result<NodeAssignments> LeaderSync::Assign(const NodeReport& report) {
+  Impl& s = *impl_;
+  if (!s.ctx.has_lease()) return NotLeader("this node holds no leader lease");
+  const uint64_t term = s.ctx.term();
+  std::map<std::string, std::string> urls;
+  for (const auto& m : s.ctx.alive_members()) {
+    if (!s.OutboundOnly(m)) urls[m.node_id] = m.url;
+  }
+  std::lock_guard lock(s.mu);
+  s.DropStale(term);
+  auto now = Clock::now();
+  int64_t now_ms = RealTime().WallMillis();
+  NodeCache& c = s.cache[report.node_id];
+  s.reported[report.node_id] = now;
+  c.outbound_only = true;
+  if (report.has_manifest) {
+    if (report.manifest_from == c.cursor) {  // else the node resends from our cursor
+      for (const auto& r : report.records) ApplyRecord(r, &c);
+      c.cursor = std::max(c.cursor, report.next_cursor);
+    }
+    c.disk_total = report.disk_total;
+    c.disk_free = report.disk_free;
+    c.high_watermark = report.high_watermark;
+  }
+  for (const auto& p : report.pushes) {
+    auto it = s.assignments.find({report.node_id, p.target, p.path});
+    if (it == s.assignments.end() || it->second.record.sha256 != p.sha256) continue;
+    if (p.state == "done") {
+      s.End(it, true, "");
+    } else if (p.state == "failed") {
+      s.End(it, false, p.error.empty() ? "reported failed" : p.error);
+    } else {
+      it->second.state = "active";
+      it->second.updated = now;
+      it->second.updated_ms = now_ms;
+    }
+  }
+  NodeAssignments out;
+  out.term = term;
+  out.cursor = c.cursor;
+  for (auto& [key, a] : s.assignments) {
+    if (a.source != report.node_id) continue;
+    auto u = urls.find(a.target);
+    if (u == urls.end()) continue;  // target not alive now: next poll
+    a.state = "active";
+    a.updated = now;
+    a.updated_ms = now_ms;
+    out.pushes.push_back(
+        {a.path, a.record.sha256, a.record.size, a.record.mtime_ns, a.target, u->second, a.term});
+  }
+  auto orders = s.pull_orders.find(report.node_id);
+  if (orders != s.pull_orders.end()) {
+    out.pulls = std::move(orders->second);
+    s.pull_orders.erase(orders);
+  }
+  return out;
+}
+
+NodeAssignments LeaderSync::Listed(const std::string& node_id) const {
+  const Impl& s = *impl_;
+  std::map<std::string, std::string> urls;
+  for (const auto& m : s.ctx.alive_members()) urls[m.node_id] = m.url;
+  std::lock_guard lock(s.mu);
+  NodeAssignments out;
+  out.term = s.assignments_term;
+  auto c = s.cache.find(node_id);
+  out.cursor = c == s.cache.end() ? 0 : c->second.cursor;
+  for (const auto& [key, a] : s.assignments) {
+    if (a.source != node_id) continue;
+    auto u = urls.find(a.target);
+    out.pushes.push_back({a.path, a.record.sha256, a.record.size, a.record.mtime_ns, a.target,
+                          u == urls.end() ? "" : u->second, a.term});
+  }
+  auto orders = s.pull_orders.find(node_id);
+  if (orders != s.pull_orders.end()) out.pulls = orders->second;
+  return out;
+}
+
+PushFigures LeaderSync::Pushes() const {
+  const Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  PushFigures f;
+  f.done = s.pushes_done;
+  f.failed = s.pushes_failed;
+  for (const auto& [key, a] : s.assignments) {
+    (a.state == "planned" ? f.planned : f.active)++;
+    f.assignments.push_back(Impl::Info(a));
+  }
+  f.assignments.insert(f.assignments.end(), s.ended.begin(), s.ended.end());
+  return f;
 }
 
 std::vector<PlanSummary> LeaderSync::RecentPlans() const {

@@ -10,6 +10,14 @@
 // `cleanup_interval` (POST /cleanup to nodes whose manifest reports disk use above the high
 // watermark), only while has_lease() is true; no request is issued once it turns false.
 //
+// Outbound-only nodes (membership's flag, or `nat_blocked` in the hosts file) are never called:
+// they poll the leader (`POST /sync/assignments`, Assign()) with their manifest changes and
+// the outcome of their pushes, and get in the answer the pushes the rounds planned for them
+// (outbound-only holders push their files to a target that accepts connections) and the pulls
+// planned for them as targets. A push assignment lives until the target's manifest shows the
+// file, the source reports it done or failed, the source is silent for 2 minutes, or the term
+// changes (a new term drops every assignment: targets fence the old one anyway).
+//
 // Thread-safety: all methods are safe from any thread; one mutex guards the cache and the
 // recent plans and is never held across I/O.
 #include <chrono>
@@ -23,6 +31,7 @@
 #include <vector>
 
 #include "orchestrator/base/status.h"
+#include "orchestrator/datasvc/data_service.h"
 #include "orchestrator/inventory/types.h"
 
 namespace rift::datasvc {
@@ -41,6 +50,7 @@ struct LeaderContext {
   std::function<uint64_t()> term;
   std::function<std::vector<MemberRef>()> alive_members;  // including this node
   std::set<std::string> training_nodes;                   // from hosts' roles
+  std::set<std::string> outbound_only_nodes;              // hosts with nat_blocked
   std::vector<inventory::FileClass> classes;
   double high_watermark = 0.80;
   std::chrono::seconds sync_interval{60};
@@ -57,7 +67,8 @@ struct PlanSummary {
   int64_t at_ms = 0;
   std::map<std::string, size_t> pulls_per_node;
   uint64_t bytes = 0;
-  size_t pushes_not_done = 0;  // outbound-only holders' pushes (not implemented)
+  size_t pushes_planned = 0;  // new push assignments for outbound-only holders
+  size_t pushes_kept = 0;     // planned earlier, still in progress
   std::vector<std::pair<std::string, std::string>> shortfalls;
   std::map<std::string, std::string> errors;  // node id -> manifest or pull request failure
 };
@@ -67,6 +78,48 @@ struct FanoutReply {
   int status = 0;  // 0 = transport error
   std::string body;
   std::string error;
+};
+
+// What an outbound-only node reports when it polls (POST /sync/assignments).
+struct PushReport {
+  std::string path, sha256, target;
+  std::string state;  // active | done | failed
+  std::string error;
+};
+struct NodeReport {
+  std::string node_id;
+  bool has_manifest = false;
+  uint64_t manifest_from = 0;  // the cursor the page starts after
+  std::vector<inventory::FileRecord> records;
+  uint64_t next_cursor = 0;
+  bool more = false;
+  uint64_t disk_total = 0, disk_free = 0;
+  double high_watermark = 0;
+  std::vector<PushReport> pushes;
+};
+// kInvalidArgument naming the problem.
+Result<NodeReport> ParseNodeReport(const std::string& json_body);
+
+// The answer: this node's work under the leader's term.
+struct NodeAssignments {
+  uint64_t term = 0;
+  uint64_t cursor = 0;  // the leader's manifest cursor for this node: the next page starts here
+  std::vector<PushSpec> pushes;
+  std::vector<PullSpec> pulls;
+};
+
+// One push assignment as /sync/status shows it.
+struct PushAssignmentInfo {
+  std::string source, target, path, sha256;
+  uint64_t size = 0, term = 0;
+  std::string state;  // planned | active | done | failed
+  std::string error;
+  int64_t issued_ms = 0, updated_ms = 0;
+};
+struct PushFigures {
+  size_t planned = 0, active = 0;               // live assignments
+  uint64_t done = 0, failed = 0;                // since this process started
+  std::vector<PushAssignmentInfo> assignments;  // live ones, then recent ended ones
 };
 
 class LeaderSync {
@@ -82,6 +135,13 @@ class LeaderSync {
   std::vector<FanoutReply> PostToAll(const std::string& path, const std::string& body);
   // Newest first, bounded.
   std::vector<PlanSummary> RecentPlans() const;
+
+  // An outbound-only node's poll: applies its manifest page (when it starts at the cursor the
+  // leader holds) and its push outcomes, answers its assignments. kNotLeader without the lease.
+  Result<NodeAssignments> Assign(const NodeReport& report);
+  // The assignments of `node_id` as they stand (nothing applied, nothing handed out).
+  NodeAssignments Listed(const std::string& node_id) const;
+  PushFigures Pushes() const;
 
   void Start();
   void Stop();

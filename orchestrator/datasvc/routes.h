@@ -5,6 +5,10 @@
 //
 //   GET  /sync/manifest?cursor=N&limit=M   inventory records with seq > N, disk, roles
 //   GET  /sync/file, POST /sync/files      sync::RegisterTransferRoutes
+//   GET/POST /sync/push, POST /sync/push-batch   sync::RegisterPushRoutes (receiving pushes from
+//                        outbound-only nodes; the carried term is fenced)
+//   POST /sync/assignments  leader only: an outbound-only node's poll (its manifest page and
+//                        push outcomes in, its pushes and pulls out); GET ?node=ID lists them
 //   POST /sync/pull      {files:[{path,sha256,size,sources}], term?} -> 202 {transfer_id}
 //                        (a carried leader term is fenced: stale -> 409)
 //   GET  /sync/status    this node's transfers, figures; on the leader its recent plans
@@ -17,6 +21,7 @@
 #include "orchestrator/cleanup/planner.h"
 #include "orchestrator/datasvc/data_service.h"
 #include "orchestrator/datasvc/leader_sync.h"
+#include "orchestrator/datasvc/push_agent.h"
 
 namespace rift::datasvc {
 
@@ -24,6 +29,7 @@ struct RouteContext {
   api::NodeApi* node = nullptr;
   DataService* data = nullptr;
   LeaderSync* leader = nullptr;
+  PushAgent* agent = nullptr;  // outbound-only nodes only
   cleanup::Watermarks marks;
   bool outbound_only = false;
   bool training = false;

@@ -125,7 +125,8 @@ json PlanJson(const PlanSummary& p) {
           {"at_ms", p.at_ms},
           {"pulls_per_node", p.pulls_per_node},
           {"bytes", p.bytes},
-          {"pushes_not_done", p.pushes_not_done},
+          {"pushes_planned", p.pushes_planned},
+          {"pushes_kept", p.pushes_kept},
           {"shortfalls", shortfalls},
           {"errors", p.errors}};
 }
@@ -133,7 +134,10 @@ json PlanJson(const PlanSummary& p) {
 json TransferJson(const TransferInfo& t) {
   return {{"id", t.id},
           {"request_id", t.request_id},
+          {"direction", t.direction},
           {"path", t.path},
+          {"target", t.target},
+          {"bytes_sent", t.bytes_sent},
           {"files", t.files},
           {"state", t.state},
           {"bytes_total", t.bytes_total},
@@ -154,6 +158,40 @@ api::HttpResponse StatusRoute(const RouteContext& c, const api::HttpRequest&) {
   for (const auto& t : c.data->Transfers()) transfers.push_back(TransferJson(t));
   json plans = json::array();
   for (const auto& p : c.leader->RecentPlans()) plans.push_back(PlanJson(p));
+  PushFigures pf = c.leader->Pushes();
+  json assignments = json::array();
+  for (const auto& a : pf.assignments) {
+    assignments.push_back({{"source", a.source},
+                           {"target", a.target},
+                           {"path", a.path},
+                           {"sha256", a.sha256},
+                           {"size", a.size},
+                           {"term", a.term},
+                           {"state", a.state},
+                           {"error", a.error},
+                           {"issued_ms", a.issued_ms},
+                           {"updated_ms", a.updated_ms}});
+  }
+  json received_active = json::array();
+  for (const auto& a : c.data->push_receiver()->Active()) {
+    received_active.push_back({{"path", a.path},
+                               {"writing", a.active},
+                               {"offset", a.offset},
+                               {"size", a.size},
+                               {"idle_ms", a.idle_ms}});
+  }
+  json agent = nullptr;
+  if (c.agent) {
+    PushAgentFigures af = c.agent->Figures();
+    agent = {{"polls", af.polls},
+             {"poll_errors", af.poll_errors},
+             {"leader_url", af.leader_url},
+             {"last_error", af.last_error},
+             {"term", af.term},
+             {"cursor", af.cursor},
+             {"pushes_received", af.pushes_received},
+             {"pulls_received", af.pulls_received}};
+  }
   return Json(200, {{"node_id", c.data->options().node_id},
                     {"inventory",
                      {{"files", f.files},
@@ -167,8 +205,28 @@ api::HttpResponse StatusRoute(const RouteContext& c, const api::HttpRequest&) {
                     {"failed", f.transfers_failed},
                     {"bytes_received", f.bytes_received},
                     {"bytes_resumed", f.bytes_resumed},
+                    {"pushes_done", f.pushes_done},
+                    {"pushes_failed", f.pushes_failed},
+                    {"bytes_sent", f.bytes_sent},
+                    {"outbound_only", c.outbound_only},
+                    {"push_agent", agent},
+                    {"received_pushes",
+                     {{"files", f.received_pushes.files_received},
+                      {"bytes", f.received_pushes.bytes_received},
+                      {"failed", f.received_pushes.failed},
+                      {"active", received_active}}},
+                    {"part_gc",
+                     {{"runs", f.part_gc_runs},
+                      {"removed", f.parts_removed},
+                      {"bytes_removed", f.part_bytes_removed}}},
                     {"transfers", transfers},
-                    {"plans", plans}});
+                    {"plans", plans},
+                    {"pushes",
+                     {{"planned", pf.planned},
+                      {"active", pf.active},
+                      {"done", pf.done},
+                      {"failed", pf.failed},
+                      {"assignments", assignments}}}});
 }
 
 api::HttpResponse HoldersRoute(const RouteContext& c, const api::HttpRequest& req) {
@@ -185,6 +243,46 @@ api::HttpResponse HoldersRoute(const RouteContext& c, const api::HttpRequest& re
   return Json(200, {{"recorded", n}});
 }
 
+json AssignmentsJson(const std::string& leader_id, const NodeAssignments& a) {
+  json pushes = json::array(), pulls = json::array();
+  for (const auto& p : a.pushes) {
+    pushes.push_back({{"path", p.path},
+                      {"sha256", p.sha256},
+                      {"size", p.size},
+                      {"mtime_ns", p.mtime_ns},
+                      {"target", p.target_id},
+                      {"target_url", p.target_url}});
+  }
+  for (const auto& p : a.pulls) {
+    pulls.push_back({{"path", p.path},
+                     {"sha256", p.sha256},
+                     {"size", p.size},
+                     {"sources", p.sources},
+                     {"mtime_ns", p.mtime_ns}});
+  }
+  return {{"leader_id", leader_id},
+          {"term", a.term},
+          {"cursor", a.cursor},
+          {"pushes", pushes},
+          {"pulls", pulls}};
+}
+
+api::HttpResponse AssignRoute(const RouteContext& c, const api::HttpRequest& req) {
+  auto report = ParseNodeReport(req.body);
+  if (!report.ok()) return api::ErrorResponse(report.status());
+  auto a = c.leader->Assign(*report);
+  if (!a.ok()) return api::ErrorResponse(a.status());
+  return Json(200, AssignmentsJson(c.data->options().node_id, *a));
+}
+
+api::HttpResponse ListAssignments(const RouteContext& c, const api::HttpRequest& req) {
+  auto it = req.query.find("node");
+  if (it == req.query.end() || it->second.empty()) {
+    return api::ErrorResponse(InvalidArgument("missing ?node=<id>"));
+  }
+  return Json(200, AssignmentsJson(c.data->options().node_id, c.leader->Listed(it->second)));
+}
+
 api::HttpResponse Round(const RouteContext& c, PlanKind kind) {
   auto r = c.leader->Run(kind);
   if (!r.ok()) return api::ErrorResponse(r.status());
@@ -198,6 +296,15 @@ void RegisterDataRoutes(api::Router* router, const RouteContext& c) {
   tc.data_root = c.data->options().data_root;
   tc.inventory = c.data->inventory();
   sync::RegisterTransferRoutes(router, tc);
+  sync::RegisterPushRoutes(router, {c.data->push_receiver(), [node = c.node](uint64_t term) {
+                                      return node->CheckTerm(term);
+                                    }});
+  router->Add("POST", "/sync/assignments", api::LeaderOnly(c.node, [c](const api::HttpRequest& r) {
+                return AssignRoute(c, r);
+              }));
+  router->Add("GET", "/sync/assignments", api::LeaderOnly(c.node, [c](const api::HttpRequest& r) {
+                return ListAssignments(c, r);
+              }));
   router->Add("GET", "/sync/manifest", [c](const api::HttpRequest& r) { return Manifest(c, r); });
   router->Add("POST", "/sync/pull", [c](const api::HttpRequest& r) { return PullRoute(c, r); });
   router->Add("GET", "/sync/status", [c](const api::HttpRequest& r) { return StatusRoute(c, r); });

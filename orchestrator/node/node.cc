@@ -18,6 +18,7 @@
 #include "orchestrator/core/node_core.h"
 #include "orchestrator/datasvc/data_service.h"
 #include "orchestrator/datasvc/leader_sync.h"
+#include "orchestrator/datasvc/push_agent.h"
 #include "orchestrator/datasvc/routes.h"
 #include "orchestrator/improve/routes.h"
 #include "orchestrator/improve/service.h"
@@ -110,6 +111,7 @@ datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
   o.bandwidth_bytes_per_sec = static_cast<uint64_t>(s.sync.bandwidth_limit_mbps) * 1000000 / 8 /
                               static_cast<uint64_t>(std::max(1, s.sync.max_concurrent_transfers));
   o.small_file_bytes = s.sync.small_file_bytes;
+  o.part_max_age = s.sync.part_max_age;
   o.token = s.auth_token;
   return o;
 }
@@ -131,6 +133,7 @@ struct Node::Impl : api::NodeApi {
   std::unique_ptr<datasvc::LeaderSync> leader_sync;
   std::unique_ptr<improve::StateStore> improve_store;
   std::unique_ptr<improve::ImprovementService> improve;
+  std::unique_ptr<datasvc::PushAgent> push_agent;  // outbound-only nodes
   SystemSampler sampler;
   api::SystemStats system;
   TimePoint next_sample{};
@@ -227,6 +230,9 @@ struct Node::Impl : api::NodeApi {
     lc.alive_members = [this] { return AliveMembers(); };
     std::vector<std::string> trainers = settings::TrainingNodeIds(settings);
     lc.training_nodes.insert(trainers.begin(), trainers.end());
+    for (const auto& h : settings.hosts) {
+      if (h.nat_blocked) lc.outbound_only_nodes.insert(h.id);
+    }
     lc.classes = data->classes();
     lc.high_watermark = settings.cleanup.high_watermark;
     lc.sync_interval = settings.sync.interval;
@@ -239,6 +245,27 @@ struct Node::Impl : api::NodeApi {
     rc.marks = {settings.cleanup.high_watermark, settings.cleanup.low_watermark};
     rc.outbound_only = settings.outbound_only;
     rc.training = std::find(trainers.begin(), trainers.end(), settings.node_id) != trainers.end();
+    if (settings.outbound_only) {  // nobody can call us: ask the leader for work
+      datasvc::PushAgentContext pc;
+      pc.data = data.get();
+      pc.node_id = settings.node_id;
+      pc.token = settings.auth_token;
+      pc.marks = rc.marks;
+      pc.leader_urls = [this] {
+        auto s = State();
+        std::vector<std::string> out;
+        if (!s) return out;
+        if (!s->core.leader_url.empty()) out.push_back(s->core.leader_url);
+        for (const auto& m : s->core.members) {
+          if (m.state == "alive" && !m.outbound_only && m.node_id != s->core.node_id) {
+            out.push_back(m.url);
+          }
+        }
+        return out;
+      };
+      push_agent = std::make_unique<datasvc::PushAgent>(std::move(pc));
+      rc.agent = push_agent.get();
+    }
     datasvc::RegisterDataRoutes(r, rc);
   }
 
@@ -417,6 +444,7 @@ Status Node::Start() {
   n.data->Start();
   n.leader_sync->Start();
   n.improve->Start();
+  if (n.push_agent) n.push_agent->Start();
   n.started = true;
   log::Info("node " + s.node_id + " listening on " + s.bind_host + ":" + std::to_string(port) +
             " advertising " + n.url + " (p2p_port=" + std::to_string(port) + ")");
@@ -440,6 +468,7 @@ void Node::Stop() {
   n.stop_cv.notify_all();
   n.ticker.join();
   n.improve->Stop();  // before the sync it calls into
+  if (n.push_agent) n.push_agent->Stop();
   n.leader_sync->Stop();
   n.data->Stop();
   n.transport->Stop();

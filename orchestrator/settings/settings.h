@@ -69,6 +69,8 @@ struct SyncSettings {
   int max_concurrent_transfers = 4;
   int bandwidth_limit_mbps = 0;          // 0 = no cap
   uint64_t small_file_bytes = 1u << 20;  // files up to this size travel batched
+  // `.part` files untouched this long, of no transfer in progress, are removed.
+  std::chrono::seconds part_max_age{std::chrono::hours(24)};
 };
 
 // `cleanup:` in distributed_hosts.yaml. Fractions of the data volume; 0 < low < high < 1.

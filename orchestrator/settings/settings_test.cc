@@ -268,6 +268,7 @@ TEST_F(SettingsTest, DataPlaneSectionsAreParsed) {
       "  max_concurrent_transfers: 8\n"
       "  bandwidth_limit_mbps: 500\n"
       "  small_file_bytes: 65536\n"
+      "  part_max_age_s: 3600\n"
       "cleanup:\n"
       "  high_watermark: 0.9\n"
       "  low_watermark: 0.75\n"
@@ -297,6 +298,7 @@ TEST_F(SettingsTest, DataPlaneSectionsAreParsed) {
   EXPECT_EQ(s->sync.max_concurrent_transfers, 8);
   EXPECT_EQ(s->sync.bandwidth_limit_mbps, 500);
   EXPECT_EQ(s->sync.small_file_bytes, 65536u);
+  EXPECT_EQ(s->sync.part_max_age, std::chrono::seconds(3600));
   EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.9);
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.75);
   EXPECT_EQ(s->cleanup.interval, std::chrono::seconds(60));

@@ -113,7 +113,8 @@ class PushReceiver {
   Result<PushProgress> Write(const PushFileInfo& file, uint64_t offset, std::string_view data);
   // Whole small files: written, verified, one syncfs, renamed, recorded in one transaction.
   // One Status per file, in order (OK also when the version was already held).
-  std::vector<Status> WriteWhole(const std::vector<std::pair<PushFileInfo, std::string_view>>& files);
+  std::vector<Status> WriteWhole(
+      const std::vector<std::pair<PushFileInfo, std::string_view>>& files);
 
   // Forgets pushes idle for longer than idle_timeout (called by the data service's scanner).
   void ExpireIdle();
@@ -140,7 +141,7 @@ struct PushRequest {
   PushFileInfo file;
   std::string target;  // base URL of the target
   std::string token;
-  uint64_t term = 0;   // the planning leader's term (X-RingRift-Term)
+  uint64_t term = 0;  // the planning leader's term (X-RingRift-Term)
 };
 
 struct PushOptions {

@@ -22,6 +22,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr int kBusyRetries = 20;
 constexpr int kMaxConflicts = 8;
+constexpr int kTransportRetries = 3;
 
 class Fd {
  public:
@@ -66,8 +67,8 @@ Status FromAnswer(const std::string& target, const std::string& rel, const net::
   Code c = CodeFromName(code);
   if (r.status == 507) c = Code::kResourceExhausted;
   if (c == Code::kInternal && r.status == 503) c = Code::kUnavailable;
-  return Status(c, target + " refused the push of '" + rel + "' (HTTP " +
-                       std::to_string(r.status) + "): " + message);
+  return Status(c, target + " refused the push of '" + rel + "' (HTTP " + std::to_string(r.status) +
+                       "): " + message);
 }
 
 // `fd` is still the sealed version `f` of `rel` (size, mtime and sha256 as recorded).
@@ -83,8 +84,8 @@ Status CheckSealed(const inventory::Inventory* inv, const std::string& rel, int 
   if (!inv) return Status::Ok();
   auto rec = inv->Get(rel);
   int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  if (!rec || rec->deleted || !rec->sealed || rec->sha256 != f.sha256 ||
-      rec->mtime_ns != mtime || rec->size != f.size) {
+  if (!rec || rec->deleted || !rec->sealed || rec->sha256 != f.sha256 || rec->mtime_ns != mtime ||
+      rec->size != f.size) {
     return FailedPrecondition("'" + rel + "' here is no longer the sealed version " + f.sha256 +
                               ": nothing pushed");
   }
@@ -129,24 +130,32 @@ Result<PushResult> PushFile(const PushRequest& request, const PushOptions& optio
   RIFT_ASSIGN_OR_RETURN(int raw, inventory::OpenBeneath(options.data_root, rel));
   Fd fd(raw);
   RIFT_RETURN_IF_ERROR(CheckSealed(options.inventory, rel, fd.get(), f));
-  RIFT_ASSIGN_OR_RETURN(auto client,
-                        net::HttpClient::Create(request.target, Client(options, request.token)));
   const Headers headers = {{"X-RingRift-Term", std::to_string(request.term)}};
   const std::string query = "/sync/push?path=" + internal::QueryEscape(rel) +
                             "&sha256=" + f.sha256 + "&size=" + std::to_string(f.size) +
                             "&mtime_ns=" + std::to_string(f.mtime_ns);
   PushResult result;
-  RIFT_ASSIGN_OR_RETURN(net::HttpResult begin,
-                        RetryBusy([&] { return client->Get(query, headers); }));
-  if (begin.status != 200) return FromAnswer(request.target, rel, begin);
-  json b = json::parse(begin.body, nullptr, false);
-  if (!b.is_object()) return Unavailable(request.target + ": invalid answer to GET /sync/push");
-  if (b.value("held", false) || b.value("complete", false)) {
+  std::unique_ptr<net::HttpClient> client;
+  // (Re)connects and asks the target where to continue; true when it already holds the file.
+  auto begin = [&](uint64_t* offset) -> Result<bool> {
+    RIFT_ASSIGN_OR_RETURN(client,
+                          net::HttpClient::Create(request.target, Client(options, request.token)));
+    RIFT_ASSIGN_OR_RETURN(net::HttpResult r,
+                          RetryBusy([&] { return client->Get(query, headers); }));
+    if (r.status != 200) return FromAnswer(request.target, rel, r);
+    json b = json::parse(r.body, nullptr, false);
+    if (!b.is_object()) return Unavailable(request.target + ": invalid answer to GET /sync/push");
+    if (b.value("held", false) || b.value("complete", false)) return true;
+    *offset = b.value("offset", uint64_t{0});
+    if (*offset > f.size) return Unavailable(request.target + " holds more than the file's size");
+    return false;
+  };
+  uint64_t offset = 0;
+  RIFT_ASSIGN_OR_RETURN(bool held, begin(&offset));
+  if (held) {
     result.already_held = true;
     return result;
   }
-  uint64_t offset = b.value("offset", uint64_t{0});
-  if (offset > f.size) return Unavailable(request.target + " holds more than the file's size");
   result.bytes_resumed = offset;
   if (options.progress && !options.progress(offset, f.size)) {
     return Unavailable("push of '" + rel + "' stopped");
@@ -154,15 +163,30 @@ Result<PushResult> PushFile(const PushRequest& request, const PushOptions& optio
   internal::Throttle throttle(options.bandwidth_bytes_per_sec);
   const size_t chunk = std::clamp<size_t>(options.chunk_bytes, 1, kPushChunkBytes);
   std::string body;
-  int conflicts = 0;
+  int conflicts = 0, transport_failures = 0;
   for (;;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, f.size - offset));
     body.resize(n);
     RIFT_RETURN_IF_ERROR(ReadAt(fd.get(), body.data(), n, offset, rel));
     const std::string path = query + "&offset=" + std::to_string(offset);
-    RIFT_ASSIGN_OR_RETURN(net::HttpResult r, RetryBusy([&] {
-                            return client->Post(path, body, "application/octet-stream", headers);
-                          }));
+    Result<net::HttpResult> sent =
+        RetryBusy([&] { return client->Post(path, body, "application/octet-stream", headers); });
+    if (!sent.ok()) {
+      // The connection broke (a keep-alive closed, a network blip): reconnect, ask where the
+      // target is, continue from there.
+      if (++transport_failures > kTransportRetries) return sent.status();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * transport_failures));
+      Result<bool> again = begin(&offset);
+      if (!again.ok()) {
+        Code c = again.status().code();
+        if (c != Code::kUnavailable && c != Code::kDeadlineExceeded) return again.status();
+        continue;
+      }
+      if (*again) return result;
+      continue;
+    }
+    transport_failures = 0;
+    const net::HttpResult& r = *sent;
     json j = json::parse(r.body, nullptr, false);
     if (r.status == 409 && j.is_object() && j.contains("offset")) {
       // The target holds another length (e.g. it restarted and lost what it had not synced).
@@ -201,15 +225,16 @@ Result<PushBatchResult> PushBatch(const std::vector<PushRequest>& files,
 
   auto flush = [&]() -> Status {
     if (in_body.empty()) return Status::Ok();
-    Result<net::HttpResult> r = RetryBusy(
-        [&] { return client->Post("/sync/push-batch", body, "application/x-ringrift-files",
-                                  headers); });
+    Result<net::HttpResult> r = RetryBusy([&] {
+      return client->Post("/sync/push-batch", body, "application/x-ringrift-files", headers);
+    });
     json j = r.ok() ? json::parse(r->body, nullptr, false) : json();
     if (!r.ok() || r->status != 200 || !j.is_object() || !j.value("files", json()).is_array() ||
         j["files"].size() != in_body.size()) {
-      Status s = !r.ok() ? r.status()
-                         : (r->status != 200 ? FromAnswer(first.target, "batch", *r)
-                                             : Unavailable(first.target + ": invalid batch answer"));
+      Status s = !r.ok()
+                     ? r.status()
+                     : (r->status != 200 ? FromAnswer(first.target, "batch", *r)
+                                         : Unavailable(first.target + ": invalid batch answer"));
       for (const PushFileInfo* f : in_body) out.failed.emplace_back(f->path, s);
     } else {
       for (size_t i = 0; i < in_body.size(); ++i) {
@@ -218,11 +243,10 @@ Result<PushBatchResult> PushBatch(const std::vector<PushRequest>& files,
           out.files_ok++;
           out.bytes_sent += in_body[i]->size;
         } else {
-          out.failed.emplace_back(
-              in_body[i]->path,
-              Status(CodeFromName(res.value("code", "")),
-                     first.target + " refused '" + in_body[i]->path + "': " +
-                         res.value("error", std::string("?"))));
+          out.failed.emplace_back(in_body[i]->path,
+                                  Status(CodeFromName(res.value("code", "")),
+                                         first.target + " refused '" + in_body[i]->path +
+                                             "': " + res.value("error", std::string("?"))));
         }
       }
     }
@@ -234,18 +258,20 @@ Result<PushBatchResult> PushBatch(const std::vector<PushRequest>& files,
 
   for (const PushRequest& req : files) {
     const PushFileInfo& f = req.file;
-    json header = {{"path", f.path}, {"sha256", f.sha256}, {"size", f.size},
-                   {"mtime_ns", f.mtime_ns}};
+    json header = {
+        {"path", f.path}, {"sha256", f.sha256}, {"size", f.size}, {"mtime_ns", f.mtime_ns}};
     std::string line = header.dump() + "\n";
     if (line.size() + f.size > kPushChunkBytes) {
-      out.failed.emplace_back(f.path, InvalidArgument("'" + f.path + "' is too large for a "
-                                                      "batch (" + std::to_string(f.size) +
-                                                      " bytes): push it alone"));
+      out.failed.emplace_back(f.path,
+                              InvalidArgument("'" + f.path +
+                                              "' is too large for a "
+                                              "batch (" +
+                                              std::to_string(f.size) + " bytes): push it alone"));
       continue;
     }
     Result<std::string> rel = inventory::ConfinePath(options.data_root, f.path);
-    Result<int> raw = rel.ok() ? inventory::OpenBeneath(options.data_root, *rel)
-                               : Result<int>(rel.status());
+    Result<int> raw =
+        rel.ok() ? inventory::OpenBeneath(options.data_root, *rel) : Result<int>(rel.status());
     if (!raw.ok()) {
       out.failed.emplace_back(f.path, raw.status());
       continue;

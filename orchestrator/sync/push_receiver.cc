@@ -189,10 +189,10 @@ struct PushReceiver::Impl {
       return Fail(a, s);
     }
     const uint64_t size = a->info.size;
-    Status rec = o.inventory ? o.inventory->RecordReceived(a->rel, size,
-                                                           internal::MtimeNs(a->final_path),
-                                                           a->info.sha256, WallMs())
-                             : Status::Ok();
+    Status rec = o.inventory
+                     ? o.inventory->RecordReceived(a->rel, size, internal::MtimeNs(a->final_path),
+                                                   a->info.sha256, WallMs())
+                     : Status::Ok();
     {
       std::lock_guard lock(mu);
       figures.files_received++;

@@ -45,8 +45,8 @@ Status QueryU64(const HttpRequest& req, const char* key, bool required, uint64_t
     return required ? InvalidArgument(std::string("missing ?") + key + "=") : Status::Ok();
   }
   if (!ParseU64(it->second, out)) {
-    return InvalidArgument(std::string(key) + ": expected an unsigned integer, got '" +
-                           it->second + "'");
+    return InvalidArgument(std::string(key) + ": expected an unsigned integer, got '" + it->second +
+                           "'");
   }
   return Status::Ok();
 }
@@ -102,9 +102,11 @@ HttpResponse Chunk(const PushRouteContext& c, const HttpRequest& req) {
   if (!p->accepted && !p->complete) {
     json j = {{"error",
                {{"code", "CONFLICT"},
-                {"message", "chunk at offset " + std::to_string(offset) + " not written: the "
-                            "target holds " + std::to_string(p->offset) + " bytes of '" +
-                            f->path + "'; continue from there"}}},
+                {"message", "chunk at offset " + std::to_string(offset) +
+                                " not written: the "
+                                "target holds " +
+                                std::to_string(p->offset) + " bytes of '" + f->path +
+                                "'; continue from there"}}},
               {"offset", p->offset}};
     return Json(409, j);
   }
@@ -112,8 +114,7 @@ HttpResponse Chunk(const PushRouteContext& c, const HttpRequest& req) {
 }
 
 // Parses the framed body of a batch; the views point into `body`.
-Result<std::vector<std::pair<PushFileInfo, std::string_view>>> ParseBatch(
-    const std::string& body) {
+Result<std::vector<std::pair<PushFileInfo, std::string_view>>> ParseBatch(const std::string& body) {
   std::vector<std::pair<PushFileInfo, std::string_view>> out;
   size_t pos = 0;
   while (pos < body.size()) {

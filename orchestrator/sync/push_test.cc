@@ -1,6 +1,8 @@
 // The push receiver and its routes, with real files in temp dirs and real HTTP on 127.0.0.1
 // (port 0): an api::HttpServer with the push routes over a real inventory (the target), pushed
 // to by PushFile/PushBatch from another data root with its own inventory (the source).
+#include "orchestrator/sync/push.h"
+
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -9,8 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <set>
@@ -19,7 +21,6 @@
 #include "orchestrator/api/http_server.h"
 #include "orchestrator/inventory/inventory.h"
 #include "orchestrator/net/http_client.h"
-#include "orchestrator/sync/push.h"
 #include "orchestrator/sync/transfer_io.h"
 
 namespace rift::sync {
@@ -140,8 +141,7 @@ class PushTest : public ::testing::Test {
     auto c = net::HttpClient::Create(n.url, co).value();
     std::vector<std::pair<std::string, std::string>> h;
     if (term) h.emplace_back("X-RingRift-Term", std::to_string(*term));
-    auto r = method == "GET" ? c->Get(path, h)
-                             : c->Post(path, body, "application/octet-stream", h);
+    auto r = method == "GET" ? c->Get(path, h) : c->Post(path, body, "application/octet-stream", h);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : net::HttpResult{};
   }
@@ -262,10 +262,11 @@ TEST_F(PushTest, AWrongDigestIsRefusedAndThePartRemoved) {
   EXPECT_FALSE(fs::exists(dst.root + "/selfplay/y.bin"));
   // A batch file whose bytes do not match its header is refused alone.
   std::string good = "good bytes", bad = "bad bytes";
-  std::string body = json{{"path", "logs/good.log"}, {"sha256", ShaOf(good)}, {"size", good.size()}}
-                         .dump() + "\n" + good +
-                     json{{"path", "logs/bad.log"}, {"sha256", ShaOf("other")}, {"size", bad.size()}}
-                         .dump() + "\n" + bad;
+  std::string body =
+      json{{"path", "logs/good.log"}, {"sha256", ShaOf(good)}, {"size", good.size()}}.dump() +
+      "\n" + good +
+      json{{"path", "logs/bad.log"}, {"sha256", ShaOf("other")}, {"size", bad.size()}}.dump() +
+      "\n" + bad;
   auto b = Call(dst, "POST", "/sync/push-batch", body);
   ASSERT_EQ(b.status, 200) << b.body;
   json files = json::parse(b.body)["files"];
@@ -355,15 +356,15 @@ TEST_F(PushTest, APathBeingPulledOrWrittenIsBusy) {
   dst.pulling.clear();
   // While a push is in progress its path stays claimed (a pull would be refused), until it
   // completes or is idle too long.
-  ASSERT_EQ(Call(dst, "POST", Query("selfplay/p.bin", sha, data.size(), 0), data.substr(0, 10))
-                .status,
-            200);
+  ASSERT_EQ(
+      Call(dst, "POST", Query("selfplay/p.bin", sha, data.size(), 0), data.substr(0, 10)).status,
+      200);
   EXPECT_EQ(dst.claimed.count("selfplay/p.bin"), 1u);
   ASSERT_EQ(dst.receiver->Active().size(), 1u);
   EXPECT_EQ(dst.receiver->Active()[0].offset, 10u);
-  ASSERT_EQ(Call(dst, "POST", Query("selfplay/p.bin", sha, data.size(), 10), data.substr(10))
-                .status,
-            200);
+  ASSERT_EQ(
+      Call(dst, "POST", Query("selfplay/p.bin", sha, data.size(), 10), data.substr(10)).status,
+      200);
   EXPECT_TRUE(dst.claimed.empty());
   EXPECT_TRUE(dst.receiver->Active().empty());
 }
@@ -404,8 +405,8 @@ TEST_F(PushTest, ABatchOfSmallFilesArrivesInFewRequests) {
     src.Put(rel, content[rel]);
     files.push_back(src.Req(rel, dst));
   }
-  files.push_back({{"selfplay/too-big.bin", ShaOf("x"), kPushChunkBytes, 0}, dst.url, kToken,
-                   kTerm});
+  files.push_back(
+      {{"selfplay/too-big.bin", ShaOf("x"), kPushChunkBytes, 0}, dst.url, kToken, kTerm});
   auto r = PushBatch(files, src.Opts());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->files_ok, 600u);
