@@ -581,6 +581,11 @@ Result<NodeAssignments> LeaderSync::Assign(const NodeReport& report) {
     auto it = s.assignments.find({report.node_id, p.target, p.path});
     if (it == s.assignments.end() || it->second.record.sha256 != p.sha256) continue;
     if (p.state == "done") {
+      // Held by the target from now on, even if this round's copy of its manifest predates the
+      // push (else the round would place another copy): like an issued pull, until the
+      // target's manifest shows it.
+      const Impl::Assignment& a = it->second;
+      s.pending[{a.target, a.path}] = {a.record, now, s.incarnation[a.target]};
       s.End(it, true, "");
     } else if (p.state == "failed") {
       s.End(it, false, p.error.empty() ? "reported failed" : p.error);
