@@ -147,9 +147,14 @@ stop_direct_daemon() {
   if command -v flock >/dev/null 2>&1 && flock -n "$lock" true 2>/dev/null; then
     return 0  # nobody holds it: no daemon running
   fi
-  pid=$(awk '{print $1; exit}' "$lock")
+  pid=""
+  read -r pid _ <"$lock" || true
   case "$pid" in '' | *[!0-9]*) return 0 ;; esac
-  if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]; then
+  # Same executable file (device and inode: works across mount namespaces), or the path of one
+  # that has since been replaced.
+  local running
+  running=$(readlink "/proc/$pid/exe" 2>/dev/null) || true
+  if [ "/proc/$pid/exe" -ef "$exe" ] || [ "$running" = "$exe (deleted)" ]; then
     run_change kill -TERM "$pid"
   else
     say "  (pid $pid from $lock is not $exe: left alone)"

@@ -131,5 +131,94 @@ assert_contains "$(health)" '"node_id":"n1"' "/health after the restart"
 step "a healthy daemon is left alone"
 run_cron_command >>"$T/cron-runs.log" 2>&1 || true
 assert_eq "$SECOND" "$(daemon_pid)" "the cron command does not restart a healthy daemon"
+stop_daemon
+
+# ---- the live path: the setup script itself runs inside a root (as / and as root) -------------
+step "a live cron-only setup inside a root: the node is up when it returns"
+L=$T/live
+mkdir -p "$L/src" "$L/bins" "$L/proc" "$L/dev" "$L/tmp" "$L/usr" "$T/live-usr-local-bin" "$L/srv"
+chmod 1777 "$L/tmp"
+for d in bin sbin lib lib64 lib32 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$L/$d"; fi
+done
+for name in ringrift-p2p ringrift-resilience riftctl; do cp -L "$BIN/$name" "$L/bins/$name"; done
+LPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Runs a command as root inside the root: the host's /usr (with /usr/local/bin replaced by an
+# empty directory of the test's, so nothing reaches the host), the sources read-only at /src.
+in_live_root() {
+  # shellcheck disable=SC2016  # expanded by the inner shell
+  unshare --mount --propagation private bash -euc '
+    L=$1 SRC=$2 LOCALBIN=$3
+    shift 3
+    mount --rbind /usr "$L/usr"
+    mount --bind "$LOCALBIN" "$L/usr/local/bin"
+    mount --bind "$SRC" "$L/src"
+    mount -o remount,bind,ro "$L/src"
+    mount --rbind /dev "$L/dev"
+    mount -t proc proc "$L/proc"
+    exec chroot "$L" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+  ' run "$L" "$RIFT_SOURCE_DIR" "$T/live-usr-local-bin" "$@"
+}
+live_pid() { awk '{print $1; exit}' "$L/srv/ringrift/state/p2p.lock" 2>/dev/null; }
+stop_live() {
+  local pid
+  pid=$(live_pid)
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ringrift-p2p ] &&
+    kill -TERM "$pid" 2>/dev/null
+  return 0
+}
+on_exit stop_live
+lhealth() { curl -fsS --max-time 3 "http://127.0.0.1:$LPORT/health" 2>/dev/null; }
+
+run_setup live in_live_root env RINGRIFT_DIR=/srv/ringrift P2P_PORT="$LPORT" BIND_HOST=127.0.0.1 \
+  RINGRIFT_CLUSTER_AUTH_TOKEN=live-token bash /src/deploy/setup_node_resilience.sh --cron-only \
+  --bin-dir /bins n2 http://127.0.0.1:1
+expect_rc 0 "live cron-only setup"
+# Installed binaries (not in a build tree) are used where they are.
+assert_contains "$OUT" "ran: sh -c /bins/ringrift-resilience --config /etc/ringrift/node.conf --once" \
+  "the setup runs one watchdog pass"
+assert_contains "$ERR" "cron does not seem to be running" "a missing cron daemon is reported"
+for _ in $(seq 1 100); do
+  lhealth >/dev/null && break
+  sleep 0.1
+done
+assert_contains "$(lhealth)" '"node_id":"n2"' "the node answers /health when the setup returns"
+assert_line "$L/etc/cron.d/ringrift" "@reboot root /bins/ringrift-resilience --config \
+/etc/ringrift/node.conf --once >>/var/log/ringrift/resilience.log 2>&1"
+assert_mode "$L/etc/ringrift/node.conf" 600
+assert_mode "$L/etc/ringrift/token" 600
+
+step "a second live run changes nothing and leaves the daemon alone"
+LPID=$(live_pid)
+run_setup live2 in_live_root env RINGRIFT_DIR=/srv/ringrift P2P_PORT="$LPORT" \
+  BIND_HOST=127.0.0.1 RINGRIFT_CLUSTER_AUTH_TOKEN=live-token \
+  bash /src/deploy/setup_node_resilience.sh --cron-only --bin-dir /bins n2 http://127.0.0.1:1
+expect_rc 0 "second live run"
+assert_contains "$OUT" "no changes: this node is already set up as requested" "second live run"
+assert_eq "$LPID" "$(live_pid)" "the daemon was not restarted"
+
+step "a configuration the daemon refuses stops the setup"
+run_setup badconf in_live_root env RINGRIFT_DIR=/srv/ringrift P2P_PORT="$LPORT" \
+  BIND_HOST=127.0.0.1 EXTRA_PEERS=not-a-url RINGRIFT_CLUSTER_AUTH_TOKEN=live-token \
+  bash /src/deploy/setup_node_resilience.sh --cron-only --bin-dir /bins n2 http://127.0.0.1:1
+expect_rc 1 "a refused configuration"
+assert_contains "$ERR" "EXTRA_PEERS" "the daemon's problem is shown"
+assert_contains "$ERR" "the daemon refuses this configuration" "the setup says why it stopped"
+
+step "live --uninstall: cron file first, then the daemon, then every file"
+run_setup liveun in_live_root bash /src/deploy/setup_node_resilience.sh --uninstall
+expect_rc 0 "live uninstall"
+assert_contains "$OUT" "removed /etc/cron.d/ringrift" "the cron file goes"
+assert_contains "$OUT" "ran: kill -TERM $LPID" "the daemon is stopped"
+for _ in $(seq 1 100); do
+  lhealth >/dev/null || break
+  sleep 0.1
+done
+lhealth >/dev/null && fail "the daemon still answers after --uninstall"
+ok
+[ ! -e "$L/etc/ringrift" ] || fail "/etc/ringrift is still there: $(ls -la "$L/etc/ringrift")"
+ok
+[ -z "$(ls -A "$T/live-usr-local-bin")" ] || fail "the live setup wrote into /usr/local/bin"
+ok
 
 done_ok
