@@ -413,6 +413,8 @@ if [ "$MODE" = systemd ]; then
   done
 fi
 UNIT_CHANGES=$((SETUP_CHANGES - CONF_CHANGES))
+# What a running service must be restarted for: binaries, token, node.conf, units.
+RESTART_CHANGES=$SETUP_CHANGES
 
 write_cron() {
   local cmd="$FINAL_BIN/ringrift-resilience --config $NODE_CONF"
@@ -499,7 +501,7 @@ if live && [ "$MODE" = systemd ]; then
   for unit in $UNITS; do
     if systemctl is-active --quiet "$unit"; then
       # New settings take effect now; jobs survive the daemon's restart (KillMode=process).
-      if [ "$FILE_CHANGES" -gt 0 ]; then run_change systemctl restart "$unit"; fi
+      if [ "$RESTART_CHANGES" -gt 0 ]; then run_change systemctl restart "$unit"; fi
     elif [ "$START" = 1 ]; then
       run_change systemctl start "$unit"
     fi

@@ -7,17 +7,13 @@
 # shellcheck source=tests/deploy/testlib.sh
 . "$(dirname "$0")/testlib.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (mount namespace and chroot)"
-for tool in unshare chroot mount curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"
-done
-unshare --mount --propagation private true 2>/dev/null || skip "cannot create a mount namespace here"
+need_root_tools
 
 BIN=$T/bin
 make_bin_dir "$BIN"
 R=$T/root
 mkdir -p "$R/srv/ringrift"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 unset SSH_PORT RINGRIFT_HOSTS_FILE RINGRIFT_CLUSTER_AUTH_TOKEN_FILE ADVERTISE_URL EXTRA_PEERS
 
 step "stage a cron-only node"
@@ -46,23 +42,14 @@ CRON_PATH=$(sed -n 's/^PATH=//p' "$CRON")
 CRON_SHELL=$(sed -n 's/^SHELL=//p' "$CRON")
 echo "cron command: $CMD"
 
-# The root as / : merged-/usr links, the host's /usr with the staged /usr/local/bin over it.
-for d in bin sbin lib lib64 lib32 libx32; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"; fi
-done
-mkdir -p "$R/proc" "$R/dev" "$R/tmp" "$T/staged-bin"
-chmod 1777 "$R/tmp"
+# The root as / (the host's /usr with the staged /usr/local/bin over it), the command run the
+# way cron runs it.
+prepare_root "$R"
+mkdir "$T/staged-bin"
+cp -a "$R/usr/local/bin/." "$T/staged-bin/"
 run_cron_command() {
-  # shellcheck disable=SC2016  # expanded by the inner shell
-  unshare --mount --propagation private bash -euc '
-    R=$1 STAGED=$2
-    mount --bind "$R/usr/local/bin" "$STAGED"
-    mount --rbind /usr "$R/usr"
-    mount --bind "$STAGED" "$R/usr/local/bin"
-    mount --rbind /dev "$R/dev"
-    mount -t proc proc "$R/proc"
-    exec chroot "$R" /usr/bin/env -i HOME=/root LOGNAME=root SHELL="$3" PATH="$4" "$3" -c "$5"
-  ' run "$R" "$T/staged-bin" "$CRON_SHELL" "$CRON_PATH" "$CMD"
+  in_root "$R" "$T/staged-bin" /usr/bin/env -i HOME=/root LOGNAME=root SHELL="$CRON_SHELL" \
+    PATH="$CRON_PATH" "$CRON_SHELL" -c "$CMD"
 }
 
 health() { curl -fsS --max-time 3 "http://127.0.0.1:$PORT/health" 2>/dev/null; }
@@ -136,29 +123,12 @@ stop_daemon
 # ---- the live path: the setup script itself runs inside a root (as / and as root) -------------
 step "a live cron-only setup inside a root: the node is up when it returns"
 L=$T/live
-mkdir -p "$L/src" "$L/bins" "$L/proc" "$L/dev" "$L/tmp" "$L/usr" "$T/live-usr-local-bin" "$L/srv"
-chmod 1777 "$L/tmp"
-for d in bin sbin lib lib64 lib32 libx32; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$L/$d"; fi
-done
+prepare_root "$L"
+mkdir -p "$L/bins" "$L/srv" "$T/live-usr-local-bin"
 for name in ringrift-p2p ringrift-resilience riftctl; do cp -L "$BIN/$name" "$L/bins/$name"; done
-LPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# Runs a command as root inside the root: the host's /usr (with /usr/local/bin replaced by an
-# empty directory of the test's, so nothing reaches the host), the sources read-only at /src.
-in_live_root() {
-  # shellcheck disable=SC2016  # expanded by the inner shell
-  unshare --mount --propagation private bash -euc '
-    L=$1 SRC=$2 LOCALBIN=$3
-    shift 3
-    mount --rbind /usr "$L/usr"
-    mount --bind "$LOCALBIN" "$L/usr/local/bin"
-    mount --bind "$SRC" "$L/src"
-    mount -o remount,bind,ro "$L/src"
-    mount --rbind /dev "$L/dev"
-    mount -t proc proc "$L/proc"
-    exec chroot "$L" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
-  ' run "$L" "$RIFT_SOURCE_DIR" "$T/live-usr-local-bin" "$@"
-}
+LPORT=$(free_port)
+# As root inside the root, with an empty /usr/local/bin of the test's (nothing reaches the host).
+in_live_root() { in_root "$L" "$T/live-usr-local-bin" "$@"; }
 live_pid() { awk '{print $1; exit}' "$L/srv/ringrift/state/p2p.lock" 2>/dev/null; }
 stop_live() {
   local pid

@@ -107,3 +107,54 @@ make_bin_dir() {
   ln -s "$RIFT_RIFTCTL" "$dir/riftctl"
   ln -s "$RIFT_RESILIENCE" "$dir/ringrift-resilience"
 }
+
+# ---- running a staged root as / (root only) ---------------------------------------------------
+
+# prepare_root DIR: lets DIR run as / under in_root: the merged-/usr links of this machine and
+# the mount points (/usr, /proc, /dev, /src, /tmp).
+prepare_root() {
+  local dir=$1 d
+  mkdir -p "$dir/usr/local/bin" "$dir/proc" "$dir/dev" "$dir/src" "$dir/tmp"
+  chmod 1777 "$dir/tmp"
+  for d in bin sbin lib lib64 lib32 libx32; do
+    if [ -L "/$d" ] && [ ! -e "$dir/$d" ]; then ln -s "$(readlink "/$d")" "$dir/$d"; fi
+  done
+}
+
+# in_root DIR LOCALBIN CMD...: runs CMD as root with DIR as / in a private mount namespace: the
+# host's /usr, with LOCALBIN as /usr/local/bin (so nothing reaches the host's), these sources
+# read-only at /src, /dev, a fresh /proc; an empty environment but HOME and a standard PATH.
+# Processes CMD leaves behind keep that namespace alive.
+in_root() {
+  local dir=$1 localbin=$2 hold
+  shift 2
+  hold=$(mktemp -d "$T/hold.XXXXXX")
+  # shellcheck disable=SC2016  # expanded by the inner shell
+  unshare --mount --propagation private bash -euc '
+    R=$1 LOCALBIN=$2 SRC=$3 HOLD=$4
+    shift 4
+    mount --bind "$LOCALBIN" "$HOLD"
+    mount --rbind /usr "$R/usr"
+    mount --bind "$HOLD" "$R/usr/local/bin"
+    mount --bind "$SRC" "$R/src"
+    mount -o remount,bind,ro "$R/src"
+    mount --rbind /dev "$R/dev"
+    mount -t proc proc "$R/proc"
+    exec chroot "$R" /usr/bin/env -i HOME=/root \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+  ' run "$dir" "$localbin" "$RIFT_SOURCE_DIR" "$hold" "$@"
+}
+
+need_root_tools() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root (mount namespace and chroot)"
+  local tool
+  for tool in unshare chroot mount curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"
+  done
+  unshare --mount --propagation private true 2>/dev/null ||
+    skip "cannot create a mount namespace here"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
