@@ -14,10 +14,10 @@
 namespace rift::settings::internal {
 namespace {
 
-// Sections defined by later modules (watchdog, pipeline): accepted as-is.
-const std::set<std::string> kOtherSections = {"watchdog", "pipeline"};
+// Sections defined by later modules (watchdog): accepted as-is.
+const std::set<std::string> kOtherSections = {"watchdog"};
 const std::vector<std::string> kTopKeys = {
-    "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",  "jobs",
+    "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",   "jobs",
     "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline", "improvement"};
 const std::vector<std::string> kTimerKeys = {
     "profile",          "probe_interval_ms", "probe_timeout_ms", "suspicion_min_ms",
@@ -443,8 +443,8 @@ void ParseArgv(Reader& r, const YAML::Node& v, const std::string& key, JobKind* 
 }
 
 void ParseStringMap(Reader& r, const YAML::Node& v, const std::string& key,
-                    bool (*valid_name)(const std::string&), const char* name_rule,
-                    bool templates, std::map<std::string, std::string>* out) {
+                    bool (*valid_name)(const std::string&), const char* name_rule, bool templates,
+                    std::map<std::string, std::string>* out) {
   r.ForEachEntry(v, key, [&](const std::string& k, const YAML::Node& kn, const YAML::Node& val) {
     const std::string at = key + "." + k;
     if (!valid_name(k)) {
@@ -472,71 +472,70 @@ void CheckRelativeDir(Reader& r, const YAML::Node& v, const std::string& key,
 
 void ParseJobKind(Reader& r, const std::string& name, const YAML::Node& kn, const YAML::Node& body,
                   JobKind* kind) {
-  static const std::vector<std::string> kKeys = {"argv",    "env",       "gpus",
-                                                 "out_dir", "cwd",       "timeout_s",
-                                                 "max_per_node", "params"};
+  static const std::vector<std::string> kKeys = {"argv", "env",       "gpus",         "out_dir",
+                                                 "cwd",  "timeout_s", "max_per_node", "params"};
   kind->name = name;
   kind->line = LineOf(kn);
   const std::string prefix = "jobs.catalogue." + name;
   if (!IsValidId(name)) r.Error(kn, prefix, "invalid kind name (use [A-Za-z0-9._-], 1-64)");
   bool has_argv = false;
-  r.ForEachEntry(body, prefix, [&](const std::string& k, const YAML::Node& ckn,
-                                   const YAML::Node& v) {
-    const std::string key = prefix + "." + k;
-    if (k == "argv") {
-      has_argv = true;
-      ParseArgv(r, v, key, kind);
-    } else if (k == "env") {
-      ParseStringMap(r, v, key, IsEnvName, "[A-Za-z_][A-Za-z0-9_]*", true, &kind->env);
-    } else if (k == "params") {
-      ParseStringMap(r, v, key, IsParamName, "[A-Za-z0-9_]+", true, &kind->params);
-    } else if (k == "gpus") {
-      r.Number(v, key, "an integer (GPUs per job)", 0, 64, &kind->gpus);
-    } else if (k == "out_dir") {
-      if (r.String(v, key, &kind->out_dir)) CheckRelativeDir(r, v, key, kind->out_dir);
-    } else if (k == "cwd") {
-      if (r.String(v, key, &kind->cwd)) CheckTemplate(r, v, key, kind->cwd);
-    } else if (k == "timeout_s") {
-      int s = 0;
-      if (r.Number(v, key, "seconds (an integer, 0 = none)", 0, 30 * 86'400, &s)) {
-        kind->timeout = std::chrono::seconds(s);
-      }
-    } else if (k == "max_per_node") {
-      r.Number(v, key, "an integer (0 = no per-kind cap)", 0, 1 << 20, &kind->max_per_node);
-    } else {
-      r.UnknownKey(ckn, key, k, kKeys);
-    }
-  });
+  r.ForEachEntry(
+      body, prefix, [&](const std::string& k, const YAML::Node& ckn, const YAML::Node& v) {
+        const std::string key = prefix + "." + k;
+        if (k == "argv") {
+          has_argv = true;
+          ParseArgv(r, v, key, kind);
+        } else if (k == "env") {
+          ParseStringMap(r, v, key, IsEnvName, "[A-Za-z_][A-Za-z0-9_]*", true, &kind->env);
+        } else if (k == "params") {
+          ParseStringMap(r, v, key, IsParamName, "[A-Za-z0-9_]+", true, &kind->params);
+        } else if (k == "gpus") {
+          r.Number(v, key, "an integer (GPUs per job)", 0, 64, &kind->gpus);
+        } else if (k == "out_dir") {
+          if (r.String(v, key, &kind->out_dir)) CheckRelativeDir(r, v, key, kind->out_dir);
+        } else if (k == "cwd") {
+          if (r.String(v, key, &kind->cwd)) CheckTemplate(r, v, key, kind->cwd);
+        } else if (k == "timeout_s") {
+          int s = 0;
+          if (r.Number(v, key, "seconds (an integer, 0 = none)", 0, 30 * 86'400, &s)) {
+            kind->timeout = std::chrono::seconds(s);
+          }
+        } else if (k == "max_per_node") {
+          r.Number(v, key, "an integer (0 = no per-kind cap)", 0, 1 << 20, &kind->max_per_node);
+        } else {
+          r.UnknownKey(ckn, key, k, kKeys);
+        }
+      });
   if (!has_argv) r.Error(kn, prefix + ".argv", "every job kind needs an argv");
 }
 
 void ParseJobs(Reader& r, const YAML::Node& body, JobsSettings* jobs) {
   static const std::vector<std::string> kKeys = {"max_jobs", "stop_grace_s", "log_cap_bytes",
                                                  "catalogue"};
-  r.ForEachEntry(body, "jobs", [&](const std::string& k, const YAML::Node& kn,
-                                   const YAML::Node& v) {
-    const std::string key = "jobs." + k;
-    if (k == "max_jobs") {
-      r.Number(v, key, "an integer (0 = number of CPUs)", 0, 4096, &jobs->max_jobs);
-    } else if (k == "stop_grace_s") {
-      int s = 0;
-      if (r.Number(v, key, "seconds (an integer)", 0, 3600, &s) && !v.IsNull()) {
-        jobs->stop_grace = std::chrono::seconds(s);
-      }
-    } else if (k == "log_cap_bytes") {
-      r.Number<uint64_t>(v, key, "an integer (bytes, at least 4096)", 4096, uint64_t{1} << 40,
-                         &jobs->log_cap_bytes);
-    } else if (k == "catalogue") {
-      r.ForEachEntry(v, key, [&](const std::string& name, const YAML::Node& nn,
-                                 const YAML::Node& kb) {
-        JobKind kind;
-        ParseJobKind(r, name, nn, kb, &kind);
-        jobs->catalogue.push_back(std::move(kind));
+  r.ForEachEntry(
+      body, "jobs", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const std::string key = "jobs." + k;
+        if (k == "max_jobs") {
+          r.Number(v, key, "an integer (0 = number of CPUs)", 0, 4096, &jobs->max_jobs);
+        } else if (k == "stop_grace_s") {
+          int s = 0;
+          if (r.Number(v, key, "seconds (an integer)", 0, 3600, &s) && !v.IsNull()) {
+            jobs->stop_grace = std::chrono::seconds(s);
+          }
+        } else if (k == "log_cap_bytes") {
+          r.Number<uint64_t>(v, key, "an integer (bytes, at least 4096)", 4096, uint64_t{1} << 40,
+                             &jobs->log_cap_bytes);
+        } else if (k == "catalogue") {
+          r.ForEachEntry(v, key,
+                         [&](const std::string& name, const YAML::Node& nn, const YAML::Node& kb) {
+                           JobKind kind;
+                           ParseJobKind(r, name, nn, kb, &kind);
+                           jobs->catalogue.push_back(std::move(kind));
+                         });
+        } else {
+          r.UnknownKey(kn, key, k, kKeys);
+        }
       });
-    } else {
-      r.UnknownKey(kn, key, k, kKeys);
-    }
-  });
 }
 
 // `improvement:`: the table is the schema. `*training_line` gets the line of training_node.
@@ -609,6 +608,84 @@ void ParseImprovement(Reader& r, const YAML::Node& body, ImprovementSettings* im
                  });
 }
 
+// `pipeline:` (riftctl pipeline run). The step names are checked here so a typo shows up in
+// `config check` with its line; the templates' placeholders are checked by the pipeline.
+void ParsePipeline(Reader& r, const YAML::Node& key_node, const YAML::Node& body,
+                   PipelineSettings* p) {
+  static const std::vector<std::string> kKeys = {"commands",          "games",
+                                                 "min_games",         "eval_games",
+                                                 "promote_threshold", "training_host",
+                                                 "selfplay_dir",      "bin_dir",
+                                                 "local_bin_dir",     "state_file",
+                                                 "known_hosts",       "connect_timeout_s",
+                                                 "retries",           "retry_backoff_ms",
+                                                 "poll_interval_ms",  "timeouts_s"};
+  static const std::vector<std::string> kCommands = {"selfplay", "train", "eval", "eval_baseline",
+                                                     "promote"};
+  static const std::vector<std::string> kSteps = {"selfplay", "train", "eval", "promote"};
+  p->line = LineOf(key_node);
+  const std::map<std::string, std::string*> strings = {{"training_host", &p->training_host},
+                                                       {"selfplay_dir", &p->selfplay_dir},
+                                                       {"bin_dir", &p->bin_dir},
+                                                       {"local_bin_dir", &p->local_bin_dir},
+                                                       {"state_file", &p->state_file},
+                                                       {"known_hosts", &p->known_hosts}};
+  r.ForEachEntry(
+      body, "pipeline", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+        const std::string key = "pipeline." + k;
+        if (auto it = strings.find(k); it != strings.end()) {
+          r.String(v, key, it->second);
+        } else if (k == "games") {
+          r.Number(v, key, "an integer (games per host)", 1, 100'000'000, &p->games);
+        } else if (k == "min_games") {
+          r.Number(v, key, "an integer (games, 0 = games x hosts)", 0, 1'000'000'000,
+                   &p->min_games);
+        } else if (k == "eval_games") {
+          r.Number(v, key, "an integer (games)", 1, 100'000'000, &p->eval_games);
+        } else if (k == "promote_threshold") {
+          r.Number(v, key, "a win rate between 0 and 1", 0.0, 1.0, &p->promote_threshold);
+        } else if (k == "connect_timeout_s") {
+          int s = 0;
+          if (r.Number(v, key, "seconds (an integer)", 1, 3600, &s) && !v.IsNull()) {
+            p->connect_timeout = std::chrono::seconds(s);
+          }
+        } else if (k == "retries") {
+          r.Number(v, key, "an integer", 0, 100, &p->retries);
+        } else if (k == "retry_backoff_ms" || k == "poll_interval_ms") {
+          int ms = 0;
+          if (r.Number(v, key, "milliseconds (an integer)", 1, 3'600'000, &ms) && !v.IsNull()) {
+            (k == "retry_backoff_ms" ? p->retry_backoff : p->poll_interval) =
+                std::chrono::milliseconds(ms);
+          }
+        } else if (k == "commands") {
+          r.ForEachEntry(
+              v, key, [&](const std::string& c, const YAML::Node& cn, const YAML::Node& cv) {
+                if (std::find(kCommands.begin(), kCommands.end(), c) == kCommands.end()) {
+                  r.UnknownKey(cn, key + "." + c, c, kCommands);
+                  return;
+                }
+                std::string text;
+                if (r.String(cv, key + "." + c, &text) && !text.empty()) p->commands[c] = text;
+              });
+        } else if (k == "timeouts_s") {
+          r.ForEachEntry(
+              v, key, [&](const std::string& step, const YAML::Node& sn, const YAML::Node& sv) {
+                if (std::find(kSteps.begin(), kSteps.end(), step) == kSteps.end()) {
+                  r.UnknownKey(sn, key + "." + step, step, kSteps);
+                  return;
+                }
+                int s = 0;
+                if (r.Number(sv, key + "." + step, "seconds (an integer)", 1, 30 * 86'400, &s) &&
+                    !sv.IsNull()) {
+                  p->timeouts[step] = std::chrono::seconds(s);
+                }
+              });
+        } else {
+          r.UnknownKey(kn, key, k, kKeys);
+        }
+      });
+}
+
 }  // namespace
 
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems) {
@@ -663,6 +740,8 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
       ParseJobs(r, v, &out.jobs);
     } else if (k == "improvement") {
       ParseImprovement(r, v, &out.improvement, &training_line);
+    } else if (k == "pipeline") {
+      ParsePipeline(r, kn, v, &out.pipeline);
     } else if (kOtherSections.count(k) == 0) {
       r.UnknownKey(kn, k, k, kTopKeys);
     }
@@ -671,16 +750,17 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
     Settings hosts_only;
     hosts_only.hosts = out.hosts;
     std::vector<std::string> trainers = TrainingNodeIds(hosts_only);
-    bool known = std::any_of(out.hosts.begin(), out.hosts.end(),
-                             [&](const Host& h) { return h.id == t; });
+    bool known =
+        std::any_of(out.hosts.begin(), out.hosts.end(), [&](const Host& h) { return h.id == t; });
     if (!known) {
       problems->push_back(MakeError(path, training_line, "improvement.training_node",
                                     "'" + t + "' is not a host of this file"));
     } else if (std::find(trainers.begin(), trainers.end(), t) == trainers.end()) {
-      problems->push_back(MakeError(
-          path, training_line, "improvement.training_node",
-          "host '" + t + "' is not a training node (give it role nn_training or all): the "
-          "training sync would never send it the data"));
+      problems->push_back(
+          MakeError(path, training_line, "improvement.training_node",
+                    "host '" + t +
+                        "' is not a training node (give it role nn_training or all): the "
+                        "training sync would never send it the data"));
     }
   }
   return out;

@@ -38,6 +38,7 @@ struct HostsFile {
   CleanupSettings cleanup;
   JobsSettings jobs;
   ImprovementSettings improvement;
+  PipelineSettings pipeline;
 };
 HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems);
 

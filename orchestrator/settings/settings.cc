@@ -365,6 +365,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
     s.cleanup = hf.cleanup;
     s.jobs = std::move(hf.jobs);
     s.improvement = hf.improvement;
+    s.pipeline = std::move(hf.pipeline);
   }
   r.AddLayer(&hf.values);
 
@@ -373,7 +374,7 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
     if (!internal::IsValidId(s.node_id)) {
       r.Error(*v, "invalid node id '" + s.node_id + "' (use [A-Za-z0-9._-], 1-64 characters)");
     }
-  } else {
+  } else if (src.require_node_id) {
     found.push_back(MakeError("", 0, "NODE_ID",
                               "not set (set NODE_ID in node.conf or the environment, or pass "
                               "--node-id)"));

@@ -96,13 +96,13 @@ struct JobKind {
                      // fallback_selfplay, or a kind of your own
   std::vector<JobArg> argv;
   std::map<std::string, std::string> env;
-  int gpus = 0;         // GPUs the job needs (assigned through CUDA_VISIBLE_DEVICES)
-  std::string out_dir;  // relative to the data root; "" = jobs/{kind}/{node}/{job_id}
-  std::string cwd;      // "" = {ringrift_dir}
+  int gpus = 0;                     // GPUs the job needs (assigned through CUDA_VISIBLE_DEVICES)
+  std::string out_dir;              // relative to the data root; "" = jobs/{kind}/{node}/{job_id}
+  std::string cwd;                  // "" = {ringrift_dir}
   std::chrono::seconds timeout{0};  // 0 = none
   int max_per_node = 0;             // 0 = only the node's cap
   std::map<std::string, std::string> params;  // defaults for request params
-  int line = 0;  // line in the YAML file (for error messages)
+  int line = 0;                               // line in the YAML file (for error messages)
 };
 
 struct JobsSettings {
@@ -129,12 +129,12 @@ Result<std::vector<TemplatePiece>> SplitTemplate(std::string_view text);
 struct ImprovementSettings {
   bool background_selfplay = true;  // keep every node at its target selfplay load
   std::chrono::seconds scheduler_interval{5};
-  int selfplay_per_gpu = 1;       // gpu_selfplay jobs per GPU
-  int cpu_selfplay_max = 4;       // CPU selfplay jobs per node at most (cpus / 2 below that)
+  int selfplay_per_gpu = 1;             // gpu_selfplay jobs per GPU
+  int cpu_selfplay_max = 4;             // CPU selfplay jobs per node at most (cpus / 2 below that)
   double memory_pressure_percent = 85;  // above: no new jobs on that node
-  int selfplay_games = 200;       // games per background selfplay job
+  int selfplay_games = 200;             // games per background selfplay job
   std::chrono::seconds poll_interval{3};  // outbound-only nodes ask the leader for commands
-  std::string training_node;      // "" = the first of TrainingNodeIds()
+  std::string training_node;              // "" = the first of TrainingNodeIds()
   int iterations = 2;
   int games_per_iteration = 2000;
   int eval_games = 200;
@@ -143,6 +143,32 @@ struct ImprovementSettings {
   std::chrono::seconds sync_timeout{600};        // then train on what the trainer holds
   std::chrono::seconds distribute_timeout{300};  // then go on without the nodes missing it
   int max_attempts = 3;                          // per stage job
+};
+
+// `pipeline:` in distributed_hosts.yaml: what `riftctl pipeline run` does (docs/pipeline.md).
+// Empty strings and missing map entries mean the built-in defaults, which run the bundled example
+// workload; the pipeline checks the templates' placeholders (settings only checks the keys).
+struct PipelineSettings {
+  // Shell command templates per step: selfplay, train, eval, eval_baseline, promote.
+  std::map<std::string, std::string> commands;
+  int games = 200;                  // selfplay games per host and iteration
+  int min_games = 0;                // games to wait for in total; 0 = games x selfplay hosts
+  int eval_games = 100;             // games of the evaluation match
+  double promote_threshold = 0.55;  // the candidate's (wins + draws/2) / games to promote
+  std::string training_host;        // host id or "local"; default: the first ready host whose role
+                                    // contains nn_training, else the coordinator itself
+  std::string selfplay_dir;   // template; default {ringrift_path}/data/selfplay/pipeline/{host}
+  std::string bin_dir;        // template for remote hosts; default {ringrift_path}/bin
+  std::string local_bin_dir;  // the coordinator's workload binaries; default: riftctl's dir
+  std::string state_file;     // default $RINGRIFT_DIR/state/pipeline.json
+  std::string known_hosts;    // default ~/.ssh/known_hosts
+  std::chrono::seconds connect_timeout{10};
+  int retries = 3;                                // per SSH operation, after the first try
+  std::chrono::milliseconds retry_backoff{1000};  // first pause; doubled per retry
+  std::chrono::milliseconds poll_interval{2000};  // how often remote steps are checked
+  // Per step (selfplay = the wait for games, train, eval, promote); missing = the default.
+  std::map<std::string, std::chrono::seconds> timeouts;
+  int line = 0;  // line of `pipeline:` in the YAML file (0 = absent)
 };
 
 struct Settings {
@@ -173,6 +199,7 @@ struct Settings {
   CleanupSettings cleanup;
   JobsSettings jobs;
   ImprovementSettings improvement;
+  PipelineSettings pipeline;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
   // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);
@@ -218,6 +245,9 @@ struct Sources {
   std::optional<std::string>
       hosts_yaml_path;  // default <RINGRIFT_DIR>/config/distributed_hosts.yaml
   bool use_default_paths = true;
+  // False for tools that only need the cluster file (riftctl pipeline, ssh): a missing NODE_ID
+  // is then not an error.
+  bool require_node_id = true;
 };
 
 // Loads and validates. Every problem found is appended to `problems` (all of them, not only the

@@ -896,5 +896,62 @@ TEST(TrainingNodesTest, RolesWinElseTheStrongestGpuHostsElseNone) {
   EXPECT_FALSE(IsTrainingRole("selfplay"));
 }
 
+TEST_F(SettingsTest, PipelineSectionIsReadWithDefaultsForWhatIsMissing) {
+  Yaml(R"(hosts:
+  a: {ssh_host: 10.0.0.1}
+pipeline:
+  games: 50
+  promote_threshold: 0.6
+  training_host: a
+  poll_interval_ms: 250
+  timeouts_s: {train: 600}
+  commands:
+    selfplay: "echo {games}"
+)");
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  const PipelineSettings& p = s->pipeline;
+  EXPECT_EQ(p.line, 3);
+  EXPECT_EQ(p.games, 50);
+  EXPECT_DOUBLE_EQ(p.promote_threshold, 0.6);
+  EXPECT_EQ(p.training_host, "a");
+  EXPECT_EQ(p.poll_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(p.timeouts.at("train"), std::chrono::seconds(600));
+  EXPECT_EQ(p.commands.at("selfplay"), "echo {games}");
+  EXPECT_EQ(p.commands.count("train"), 0u);
+  EXPECT_EQ(p.eval_games, 100);
+  EXPECT_EQ(p.retries, 3);
+}
+
+TEST_F(SettingsTest, PipelineTyposAndBadValuesAreErrorsWithTheirLines) {
+  Yaml(R"(pipeline:
+  gmaes: 5
+  eval_games: -1
+  commands:
+    trian: "x"
+  timeouts_s: {push: 5}
+)");
+  auto s = LoadIt();
+  EXPECT_FALSE(s.ok());
+  std::string all = Dump();
+  EXPECT_NE(all.find(":2: pipeline.gmaes: unknown key (did you mean 'games'?)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find(":3: pipeline.eval_games: out of range"), std::string::npos) << all;
+  EXPECT_NE(all.find(":5: pipeline.commands.trian: unknown key (did you mean 'train'?)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("pipeline.timeouts_s.push: unknown key"), std::string::npos) << all;
+}
+
+TEST_F(SettingsTest, NodeIdIsOptionalForClusterFileTools) {
+  src_.flags.erase("NODE_ID");
+  src_.require_node_id = false;
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_EQ(s->node_id, "");
+  src_.require_node_id = true;
+  EXPECT_FALSE(LoadIt().ok());
+}
+
 }  // namespace
 }  // namespace rift::settings
