@@ -41,6 +41,10 @@ int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ostream& e
 #ifdef RIFT_CLI_HAVE_SETTINGS
   RegisterConfigCommands(app, commands);
 #endif
+#ifdef RIFT_CLI_HAVE_PIPELINE
+  RegisterPipelineCommands(app, commands);
+  RegisterSshCommands(app, commands);
+#endif
 
   std::reverse(args.begin(), args.end());  // CLI11 consumes the vector from the back
   try {

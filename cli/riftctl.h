@@ -22,5 +22,7 @@ void RegisterConfigCommands(CLI::App& app, Commands& commands);
 void RegisterSyncCommands(CLI::App& app, Commands& commands);
 void RegisterCleanupCommands(CLI::App& app, Commands& commands);
 void RegisterImprovementCommands(CLI::App& app, Commands& commands);
+void RegisterPipelineCommands(CLI::App& app, Commands& commands);
+void RegisterSshCommands(CLI::App& app, Commands& commands);
 
 }  // namespace rift::cli
