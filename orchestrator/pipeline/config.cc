@@ -12,10 +12,6 @@ namespace fs = std::filesystem;
 constexpr char kDefaultSelfplayDir[] = "{ringrift_path}/data/selfplay/pipeline/{host}";
 constexpr char kDefaultBinDir[] = "{ringrift_path}/bin";
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string Absolute(const std::string& p) {
   std::error_code ec;
   fs::path abs = fs::absolute(p, ec);
@@ -163,7 +159,8 @@ Result<Config> MakeConfig(const settings::Settings& s, const ConfigInputs& in) {
     }
   } else if (p.training_host.empty()) {
     for (const auto& h : c.hosts) {
-      if (Contains(h.host.role, "nn_training")) {
+      if (settings::IsTrainingRole(h.host.role)) {  // nn_training or all, as the data plane
+
         c.trainer = h;
         break;
       }

@@ -155,8 +155,9 @@ struct PipelineSettings {
   int min_games = 0;                // games to wait for in total; 0 = games x selfplay hosts
   int eval_games = 100;             // games of the evaluation match
   double promote_threshold = 0.55;  // the candidate's (wins + draws/2) / games to promote
-  std::string training_host;        // host id or "local"; default: the first ready host whose role
-                                    // contains nn_training, else the coordinator itself
+  // Host id or "local"; default: the first ready host with a training role (IsTrainingRole),
+  // else the coordinator itself.
+  std::string training_host;
   std::string selfplay_dir;   // template; default {ringrift_path}/data/selfplay/pipeline/{host}
   std::string bin_dir;        // template for remote hosts; default {ringrift_path}/bin
   std::string local_bin_dir;  // the coordinator's workload binaries; default: riftctl's dir
