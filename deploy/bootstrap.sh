@@ -18,7 +18,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev nloh
   libyaml-cpp-dev libssh-dev libsqlite3-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   libssl-dev libsystemd-dev)
 TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light rsync
-  cron logrotate systemd python3 dpkg-dev)
+  cron logrotate systemd python3 dpkg-dev openssh-server openssh-client)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -1,4 +1,5 @@
 // Phases that make and ship a model: train, eval, promote, push.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,12 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string Short(const std::string& sha) { return sha.substr(0, 12); }
+
+// " <text>" cut to a line's worth (the full result line stays in the state file).
+std::string Abbrev(const std::string& text) {
+  if (text.empty()) return "";
+  return " " + (text.size() <= 100 ? text : text.substr(0, 97) + "...");
+}
 
 std::string Fixed(double v) {
   char buf[32];
@@ -67,8 +74,7 @@ Status Driver::Train() {
     return Internal(t.id + ": train exited 0 but wrote no candidate at " + candidate);
   }
   state_.candidate_sha = sums[candidate];
-  p.detail = "candidate " + Short(state_.candidate_sha) +
-             (r.result_line.empty() ? "" : " " + r.result_line);
+  p.detail = "candidate " + Short(state_.candidate_sha) + Abbrev(r.result_line);
   HostUpdate(t.id, p.detail);
   return Status::Ok();
 }
@@ -149,8 +155,10 @@ Status Driver::Push() {
   const HostSpec& t = *config_.FindHost(state_.training_host);
   const std::string sha = state_.model_sha;
   std::string source = CandidatePath(t);
-  if (!t.local) {
-    source = config_.local.ringrift_path + "/data/pipeline/models/" + sha + ".model";
+  const bool others = std::any_of(state_.hosts.begin(), state_.hosts.end(),
+                                  [&](const std::string& id) { return id != t.id; });
+  if (!t.local && others) {
+    source = config_.local.ringrift_path + "/pipeline/models/" + sha + ".model";
     std::error_code ec;
     if (!fs::exists(source, ec)) {
       HostUpdate(t.id, "fetching model " + Short(sha));

@@ -114,16 +114,16 @@ Vars Driver::VarsFor(const HostSpec& host, const std::string& step, int attempt)
 }
 
 std::string Driver::StepDir(const HostSpec& host, const std::string& step, int attempt) const {
-  return host.ringrift_path + "/state/pipeline/" + state_.run_id + "/" + step + "-" +
+  return host.ringrift_path + "/pipeline/steps/" + state_.run_id + "/" + step + "-" +
          std::to_string(attempt);
 }
 
 std::string Driver::DataDir(const HostSpec& host) const {
-  return host.ringrift_path + "/data/pipeline/pulled";
+  return host.ringrift_path + "/pipeline/pulled";
 }
 
 std::string Driver::CandidatePath(const HostSpec& host) const {
-  return host.ringrift_path + "/data/pipeline/candidates/" + state_.run_id + ".model";
+  return host.ringrift_path + "/pipeline/candidates/" + state_.run_id + ".model";
 }
 
 Result<LaunchReply> Driver::Launch(const HostSpec& host, const std::string& step, int attempt,
@@ -374,7 +374,7 @@ Waiter& RealWaiter() {
 }
 
 std::string LocalStoreDir(const Config& config) {
-  return config.local.ringrift_path + "/data/pipeline/pulled";
+  return config.local.ringrift_path + "/pipeline/pulled";
 }
 
 Result<RunReport> RunPipeline(const Config& config, const RunOptions& options,

@@ -71,7 +71,8 @@ Result<RunReport> RunPipeline(const Config& config, const RunOptions& options,
                               const RemoteFactory& factory, Progress& progress, Waiter& waiter,
                               TimeSource& time);
 
-// The pulled-data store on the coordinator: <ringrift_dir>/data/pipeline/pulled.
+// The pulled-data store on the coordinator: <ringrift_dir>/pipeline/pulled. The pipeline's
+// working files stay out of data/ so the data plane does not replicate copies of copies.
 std::string LocalStoreDir(const Config& config);
 
 }  // namespace rift::pipeline
