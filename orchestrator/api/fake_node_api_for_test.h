@@ -42,7 +42,14 @@ class FakeNodeApi : public NodeApi {
     return Status::Ok();
   }
 
+  Result<bool> Register(const Registration& r) override {
+    if (r.url == state->core.url) return InvalidArgument(r.url + " is this node's own URL");
+    registrations.push_back(r);
+    return registrations.size() == 1;
+  }
+
   std::shared_ptr<PublishedState> state;
+  std::vector<Registration> registrations;
   bool lease = false;
   size_t delivered = 0;
 };

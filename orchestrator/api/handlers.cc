@@ -1,5 +1,6 @@
 #include "orchestrator/api/handlers.h"
 
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -149,6 +150,65 @@ HttpResponse FencedEcho(NodeApi* node, const HttpRequest& req) {
   return Json(200, {{"node_id", s->core.node_id}, {"term", *term}, {"echo", req.body}});
 }
 
+bool IsNodeId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (unsigned char c : id) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// http(s)://host[:port] with an optional trailing '/', nothing else (no path, no spaces).
+std::optional<std::string> NormalisedBaseUrl(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  size_t scheme = url.rfind("http://", 0) == 0 ? 7 : url.rfind("https://", 0) == 0 ? 8 : 0;
+  if (scheme == 0 || url.size() == scheme || url.size() > 512) return std::nullopt;
+  std::string_view rest(url.c_str() + scheme);
+  if (rest.find_first_of("/?#@ \t\r\n") != std::string_view::npos) return std::nullopt;
+  size_t colon = rest.rfind(':');
+  size_t bracket = rest.rfind(']');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    std::string_view port = rest.substr(colon + 1);
+    int p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p < 1 ||
+        p > 65535 || colon == 0) {
+      return std::nullopt;
+    }
+  }
+  return url;
+}
+
+HttpResponse RegisterRoute(NodeApi* node, const HttpRequest& req) {
+  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return ErrorResponse(InvalidArgument("body: expected a JSON object {node_id, url, ssh_port?}"));
+  }
+  Registration r;
+  if (!j.contains("node_id") || !j["node_id"].is_string() ||
+      !IsNodeId(r.node_id = j["node_id"].get<std::string>())) {
+    return ErrorResponse(InvalidArgument("node_id: expected a node id ([A-Za-z0-9._-], 1-64)"));
+  }
+  std::optional<std::string> url;
+  if (j.contains("url") && j["url"].is_string()) url = NormalisedBaseUrl(j["url"]);
+  if (!url) return ErrorResponse(InvalidArgument("url: expected http(s)://host:port"));
+  r.url = *url;
+  if (j.contains("ssh_port") && !j["ssh_port"].is_null()) {
+    const json& p = j["ssh_port"];
+    if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > 65535) {
+      return ErrorResponse(InvalidArgument("ssh_port: expected an integer between 1 and 65535"));
+    }
+    r.ssh_port = p.get<int>();
+  }
+  auto added = node->Register(r);
+  if (!added.ok()) return ErrorResponse(added.status());
+  return Json(200, {{"node_id", r.node_id},
+                    {"url", r.url},
+                    {"ssh_port", r.ssh_port > 0 ? json(r.ssh_port) : json(nullptr)},
+                    {"new_seed", *added},
+                    {"registered_with", node->State()->core.node_id}});
+}
+
 }  // namespace
 
 bool IsHealthy(const SystemStats& s) { return s.disk_percent < 90.0 && s.memory_percent < 95.0; }
@@ -177,6 +237,7 @@ void RegisterRoutes(Router* router, NodeApi* node) {
   router->Add("POST", "/leader/ping",
               LeaderOnly(node, [node](const HttpRequest& r) { return LeaderPing(node, r); }));
   router->Add("POST", "/fenced/echo", [node](const HttpRequest& r) { return FencedEcho(node, r); });
+  router->Add("POST", "/register", [node](const HttpRequest& r) { return RegisterRoute(node, r); });
 }
 
 }  // namespace rift::api

@@ -7,6 +7,7 @@
 //   POST /gossip /election /heartbeat   token   codec batch in, reply batch out
 //   POST /leader/ping     token, leader only    diagnostic: {node_id, term}
 //   POST /fenced/echo     token, X-RingRift-Term required   diagnostic: fencing check
+//   POST /register        token    {node_id, url, ssh_port?}: membership probes the URL
 #include <cstddef>
 
 #include "orchestrator/api/node_api.h"

@@ -2,6 +2,7 @@
 // What the HTTP handlers need from the node. node::Node implements it; tests use a fake.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "orchestrator/base/status.h"
@@ -33,6 +34,13 @@ struct PublishedState {
   DataStats data;
 };
 
+// POST /register: a node (its watchdog, every few minutes) announces where it can be reached.
+struct Registration {
+  std::string node_id;
+  std::string url;   // normalised: no trailing '/'
+  int ssh_port = 0;  // 0 = not given
+};
+
 class NodeApi {
  public:
   virtual ~NodeApi() = default;
@@ -44,6 +52,11 @@ class NodeApi {
   virtual bool HasLease() const = 0;
   // Fencing check of a leader term carried by a request (NodeCore::CheckTerm).
   virtual Status CheckTerm(uint64_t term) const = 0;
+  // Adds a registered URL to membership as a seed to probe. Returns whether it was new.
+  // kInvalidArgument for a URL membership refuses (our own, loopback from a real cluster).
+  virtual Result<bool> Register(const Registration& registration) {
+    return FailedPrecondition("this node does not accept registrations");
+  }
 };
 
 // Unhealthy at disk >= 90 % or memory >= 95 % (the original's thresholds).

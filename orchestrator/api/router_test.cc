@@ -59,7 +59,7 @@ struct RouteCase {
 const RouteCase kTokenRoutes[] = {{"GET", "/status"},      {"GET", "/metrics"},
                                   {"POST", "/gossip"},     {"POST", "/election"},
                                   {"POST", "/heartbeat"},  {"POST", "/leader/ping"},
-                                  {"POST", "/fenced/echo"}};
+                                  {"POST", "/fenced/echo"}, {"POST", "/register"}};
 
 TEST_F(RouterTest, HealthIsPublicAndCarriesTheOriginalFieldsPlusTermAndLeader) {
   auto r = Call("GET", "/health", "", {});
@@ -224,6 +224,59 @@ TEST_F(RouterTest, MetricsPassPromtool) {
   int rc = std::system(cmd.c_str());
   std::filesystem::remove(path);
   EXPECT_EQ(rc, 0) << "promtool check metrics failed";
+}
+
+TEST_F(RouterTest, RegisterHandsTheNormalisedUrlToTheNode) {
+  HttpResponse r = Call("POST", "/register",
+                        R"({"node_id":"w7","url":"http://10.0.0.7:8770/","ssh_port":2222})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["url"], "http://10.0.0.7:8770");
+  EXPECT_EQ(j["new_seed"], true);
+  ASSERT_EQ(node_.registrations.size(), 1u);
+  EXPECT_EQ(node_.registrations[0].node_id, "w7");
+  EXPECT_EQ(node_.registrations[0].url, "http://10.0.0.7:8770");
+  EXPECT_EQ(node_.registrations[0].ssh_port, 2222);
+  // ssh_port is optional; a second registration is not a new seed here.
+  r = Call("POST", "/register", R"({"node_id":"w8","url":"https://[fd00::8]:8770"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["new_seed"], false);
+  EXPECT_EQ(node_.registrations[1].ssh_port, 0);
+}
+
+TEST_F(RouterTest, RegisterRefusesBadInputWithTheFieldNamed) {
+  struct Case {
+    const char* body;
+    const char* field;
+  } cases[] = {
+      {"not json", "body"},
+      {"[1]", "body"},
+      {R"({"url":"http://10.0.0.7:8770"})", "node_id"},
+      {R"({"node_id":"bad id","url":"http://10.0.0.7:8770"})", "node_id"},
+      {R"({"node_id":"w7"})", "url"},
+      {R"({"node_id":"w7","url":"ftp://10.0.0.7:21"})", "url"},
+      {R"({"node_id":"w7","url":"http://10.0.0.7:99999"})", "url"},
+      {R"({"node_id":"w7","url":"http://10.0.0.7:8770/x"})", "url"},
+      {R"({"node_id":"w7","url":"http://10.0.0.7:8770","ssh_port":0})", "ssh_port"},
+      {R"({"node_id":"w7","url":"http://10.0.0.7:8770","ssh_port":"22"})", "ssh_port"},
+  };
+  for (const auto& c : cases) {
+    HttpResponse r = Call("POST", "/register", c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(ErrorCode(r), "INVALID_ARGUMENT") << c.body;
+    EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find(c.field),
+              std::string::npos)
+        << c.body << " -> " << r.body;
+  }
+  EXPECT_TRUE(node_.registrations.empty());
+  // What the node refuses comes back as the node's error; no token -> 401.
+  node_.state->core.url = "http://10.0.0.1:8770";
+  HttpResponse own =
+      Call("POST", "/register", R"({"node_id":"n1","url":"http://10.0.0.1:8770"})");
+  EXPECT_EQ(own.status, 400);
+  EXPECT_EQ(Call("POST", "/register", R"({"node_id":"w7","url":"http://10.0.0.7:8770"})", {})
+                .status,
+            401);
 }
 
 TEST(ErrorsTest, CodesMapToHttpInOnePlace) {

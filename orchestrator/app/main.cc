@@ -5,12 +5,17 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "orchestrator/base/log.h"
+#include "orchestrator/base/pid_lock.h"
+#include "orchestrator/base/sd_notify.h"
 #include "orchestrator/node/node.h"
 #include "orchestrator/settings/settings.h"
 
@@ -40,6 +45,45 @@ int CheckConfig(const rift::settings::Sources& sources) {
   std::printf("configuration OK: node %s, port %d, %zu voter(s), %zu seed(s), %d warning(s)\n",
               s->node_id.c_str(), s->port, s->voters.size(), s->Seeds().size(), warnings);
   return 0;
+}
+
+// Exit code of a daemon that finds another one running on the same RINGRIFT_DIR.
+constexpr int kExitAlreadyRunning = 3;
+
+// Waits for SIGINT/SIGTERM. Under a systemd watchdog (WatchdogSec=) it wakes every half interval
+// and pings, but only while the node's ticker is alive: a wedged ticker stops the pings and
+// systemd restarts the daemon.
+int WaitForSignal(const sigset_t& set, const rift::node::Node& node,
+                  const rift::sd::Notifier& notifier) {
+#ifndef __APPLE__
+  if (auto interval = notifier.watchdog_interval()) {
+    const auto half = *interval / 2;
+    for (;;) {
+      timespec ts{static_cast<time_t>(half.count() / 1'000'000),
+                  static_cast<long>(half.count() % 1'000'000) * 1000};
+      int sig = sigtimedwait(&set, nullptr, &ts);
+      if (sig > 0) return sig;
+      if (errno != EAGAIN && errno != EINTR) break;
+      auto age = std::chrono::steady_clock::now() - node.last_tick();
+      if (age < half) {
+        if (rift::Status st = notifier.Notify("WATCHDOG=1"); !st.ok()) {
+          rift::log::Warn("sd_notify: " + st.ToString());
+        }
+      } else {
+        rift::log::Error("ticker silent for " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(age)
+                                            .count()) +
+                         " ms: withholding the systemd watchdog ping");
+      }
+    }
+  }
+#else
+  (void)node;
+  (void)notifier;
+#endif
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
 }
 
 }  // namespace
@@ -103,6 +147,23 @@ int main(int argc, char** argv) {
   }
   rift::log::Init("ringrift-p2p", settings->log_file);
   for (const auto& p : problems) rift::log::Warn(p.ToString());
+  // Read before any thread starts, and kept from children (jobs must not notify for us).
+  const rift::sd::Notifier notifier = rift::sd::Notifier::FromEnvironment(true);
+
+  // Never two daemons on one directory (systemd, cron, a watchdog and an operator may all try).
+  std::error_code ec;
+  const auto state_dir = std::filesystem::path(settings->ringrift_dir) / "state";
+  std::filesystem::create_directories(state_dir, ec);
+  auto lock = rift::PidLock::Acquire((state_dir / "p2p.lock").string());
+  if (!lock.ok()) {
+    const bool held = lock.status().code() == rift::Code::kAlreadyExists;
+    std::string msg = held ? "another ringrift-p2p is already running on " +
+                                 settings->ringrift_dir + " (" + lock.status().message() + ")"
+                           : "cannot take the daemon lock: " + lock.status().message();
+    rift::log::Error(msg);
+    std::fprintf(stderr, "ringrift-p2p: %s\n", msg.c_str());
+    return held ? kExitAlreadyRunning : 1;
+  }
 
   // Signals are taken synchronously by this thread; every thread started later inherits the mask.
   sigset_t set;
@@ -118,10 +179,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringrift-p2p: cannot start: %s\n", st.ToString().c_str());
     return 1;
   }
-  int sig = 0;
-  sigwait(&set, &sig);
+  if (rift::Status st = notifier.Notify("READY=1\nSTATUS=serving on port " +
+                                       std::to_string(node.port()));
+      !st.ok()) {
+    rift::log::Warn("sd_notify: " + st.ToString());
+  }
+  int sig = WaitForSignal(set, node, notifier);
   rift::log::Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                   ", shutting down");
+  (void)notifier.Notify("STOPPING=1");
   node.Stop();
   return 0;
 }

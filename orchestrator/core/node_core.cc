@@ -106,6 +106,10 @@ protocol::Output NodeCore::Receive(const protocol::Envelope& in, TimePoint now) 
   return result;
 }
 
+Result<bool> NodeCore::AddSeed(const std::string& url, TimePoint now) {
+  return impl_->membership.AddSeed(url, now);
+}
+
 Snapshot NodeCore::TakeSnapshot(TimePoint now) const {
   const auto& m = impl_->membership;
   const auto& el = impl_->election;

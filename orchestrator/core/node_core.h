@@ -65,6 +65,9 @@ class NodeCore {
   std::vector<protocol::Envelope> Tick(TimePoint now);
   protocol::Output Receive(const protocol::Envelope& in, TimePoint now);
 
+  // A URL announced through POST /register: membership probes it (Membership::AddSeed).
+  Result<bool> AddSeed(const std::string& url, TimePoint now);
+
   Snapshot TakeSnapshot(TimePoint now) const;
   bool HasLease(TimePoint now) const;
   Status CheckTerm(uint64_t term) const;

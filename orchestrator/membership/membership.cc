@@ -57,6 +57,12 @@ std::vector<Envelope> Membership::Tick(TimePoint now) {
   if (s.probe.active && !s.probe.indirect_sent && now >= s.probe.indirect_at) s.SendIndirect(out);
   if (!s.probe.active && now >= s.next_probe_at) s.StartProbe(now, out);
   if (now >= s.next_join_at) s.Join(now, out);
+  for (const std::string& url : s.contacts) {
+    if (s.contact_seqs.size() >= 64) s.contact_seqs.erase(s.contact_seqs.begin());
+    s.contact_seqs.push_back(s.next_seq);
+    out.push_back(s.To("", url, Ping{s.next_seq++, "", s.GossipFor("")}));
+  }
+  s.contacts.clear();
   if (s.early_syncs < kEarlySyncs && s.alive > 0 && now >= s.next_sync_at) s.Sync(now, out);
   s.CheckSuspicions(now);
   if (now >= s.next_housekeeping) s.Housekeeping(now);
@@ -240,7 +246,8 @@ Output Membership::Receive(const Envelope& in, TimePoint now) {
   } else if (const auto* ack = std::get_if<Ack>(&in.body)) {
     // The answer to our join is the seed's full member list: news to us, not to the cluster.
     s.merging_full_state =
-        (s.join_seq != 0 && ack->seq == s.join_seq) || (s.sync_seq != 0 && ack->seq == s.sync_seq);
+        (s.join_seq != 0 && ack->seq == s.join_seq) || (s.sync_seq != 0 && ack->seq == s.sync_seq) ||
+        std::find(s.contact_seqs.begin(), s.contact_seqs.end(), ack->seq) != s.contact_seqs.end();
     for (const auto& d : ack->gossip) s.Merge(d, from, now);
     s.merging_full_state = false;
     // No reply to carry corrections: spread the deaths the sender missed once more instead.
@@ -293,6 +300,26 @@ void Membership::Impl::OnPingReq(const Envelope& in, const PingReq& req, TimePoi
   relays[seq] = Relay{in.from_id, in.from_url, req.seq, req.target_id,
                       now + 2 * config.timers.probe_interval};
   out.outbound.push_back(To(req.target_id, url, Ping{seq, in.from_id, GossipFor(req.target_id)}));
+}
+
+Result<bool> Membership::AddSeed(const std::string& url, TimePoint) {
+  Impl& s = *impl_;
+  if (url.empty()) return InvalidArgument("empty URL");
+  if (url == s.config.advertise_url) return InvalidArgument(url + " is this node's own URL");
+  if (!s.UrlAllowed(url)) {
+    return InvalidArgument(url + " is a loopback URL, refused unless the cluster is on loopback");
+  }
+  const bool fresh = std::find(s.seeds.begin(), s.seeds.end(), url) == s.seeds.end();
+  if (fresh) {
+    if (s.seeds.size() >= kMaxSeeds) {
+      return ResourceExhausted("already " + std::to_string(kMaxSeeds) + " seeds");
+    }
+    s.seeds.push_back(url);
+  }
+  if (std::find(s.contacts.begin(), s.contacts.end(), url) == s.contacts.end()) {
+    s.contacts.push_back(url);
+  }
+  return fresh;
 }
 
 void Membership::ObserveAlive(const std::string& node_id, TimePoint now) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "orchestrator/base/random.h"
+#include "orchestrator/base/status.h"
 #include "orchestrator/base/time.h"
 #include "orchestrator/protocol/messages.h"
 
@@ -95,6 +96,12 @@ class Membership {
   protocol::Output Receive(const protocol::Envelope& in, TimePoint now);
   // Proof of life from outside membership (e.g. any message at all from that node).
   void ObserveAlive(const std::string& node_id, TimePoint now);
+  // A URL announced from outside (POST /register): kept as a seed for later joins and pinged as
+  // a join (the answer carries its member list) at the next Tick. Returns whether the URL was
+  // new to the seeds. kInvalidArgument for our own URL or a refused one (loopback while we are
+  // not); kResourceExhausted beyond kMaxSeeds seeds.
+  static constexpr size_t kMaxSeeds = 1024;
+  Result<bool> AddSeed(const std::string& url, TimePoint now);
 
   // Members other than ourselves, sorted by node id.
   std::vector<MemberView> Members() const;

@@ -96,6 +96,8 @@ struct Membership::Impl {
   std::unordered_map<uint64_t, Relay> relays;
   uint64_t next_seq = 1;
   std::vector<std::string> seeds;
+  std::vector<std::string> contacts;  // registered URLs to ping at the next Tick
+  std::vector<uint64_t> contact_seqs;  // their pings' seqs (bounded): answers are full lists
   size_t seed_pos = 0;
   uint64_t join_seq = 0;
   bool join_acked = true;

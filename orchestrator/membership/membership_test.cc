@@ -186,6 +186,32 @@ TEST(MembershipTest, JoinFailsOverToTheNextSeed) {
   ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
 }
 
+TEST(MembershipTest, RegisteredUrlIsProbedAtTheNextTickAndJoinsTwoStrangers) {
+  Cluster c;
+  Membership& a = c.Add(0);
+  c.Add(1, {});  // neither knows the other
+  c.Run(seconds(1));
+  ASSERT_EQ(a.AliveCount(), 0u);
+  auto added = a.AddSeed(UrlFor(1), c.now());
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_TRUE(*added);
+  c.Step();
+  EXPECT_TRUE(Sees(a, "n1", MemberState::kAlive));
+  EXPECT_TRUE(Sees(c.At(1), "n0", MemberState::kAlive));
+  // Registering again (the watchdog does every few minutes) is not a new seed.
+  auto again = a.AddSeed(UrlFor(1), c.now());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+}
+
+TEST(MembershipTest, AddSeedRefusesOurOwnUrlAndLoopbackFromARealCluster) {
+  Cluster c;
+  Membership& a = c.Add(0);
+  EXPECT_EQ(a.AddSeed(UrlFor(0), c.now()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(a.AddSeed("http://127.0.0.1:8770", c.now()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(a.AddSeed("", c.now()).status().code(), Code::kInvalidArgument);
+}
+
 TEST(MembershipTest, KilledNodeGoesSuspectThenDeadAndIsReapedAfterTtl) {
   Cluster c;
   for (int i = 0; i < 5; ++i) c.Add(i);

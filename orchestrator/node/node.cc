@@ -139,6 +139,7 @@ struct Node::Impl : api::NodeApi {
   TimePoint next_sample{};
   EventLog events;
   std::thread ticker;
+  std::atomic<Clock::rep> last_tick{0};  // Clock ticks since its epoch; 0 = never
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
@@ -206,6 +207,19 @@ struct Node::Impl : api::NodeApi {
   Status CheckTerm(uint64_t term) const override {
     std::lock_guard lock(core_mu);
     return core->CheckTerm(term);
+  }
+
+  Result<bool> Register(const api::Registration& r) override {
+    Result<bool> added = [&]() -> Result<bool> {
+      std::lock_guard lock(core_mu);
+      return core->AddSeed(r.url, Clock::now());
+    }();
+    if (added.ok()) {
+      std::string what = "registration: " + r.node_id + " at " + r.url +
+                         (r.ssh_port > 0 ? " (ssh port " + std::to_string(r.ssh_port) + ")" : "");
+      *added ? log::Info(what + ", new seed") : log::Debug(what);
+    }
+    return added;
   }
 
   // Alive members (this node included) for the leader's sync rounds, from the snapshot.
@@ -376,6 +390,7 @@ struct Node::Impl : api::NodeApi {
     while (!stopping) {
       lock.unlock();
       Cron(Clock::now());
+      last_tick.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
       lock.lock();
       stop_cv.wait_for(lock, kTickInterval, [this] { return stopping; });
     }
@@ -480,5 +495,9 @@ void Node::Stop() {
 int Node::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 std::string Node::advertise_url() const { return impl_->url; }
+
+std::chrono::steady_clock::time_point Node::last_tick() const {
+  return TimePoint(Duration(impl_->last_tick.load(std::memory_order_relaxed)));
+}
 
 }  // namespace rift::node

@@ -5,6 +5,7 @@
 // Threads: the ticker (Cron() every ~10 ms), the HTTP workers (Deliver/HasLease/CheckTerm take
 // the core mutex briefly; State() only copies a shared_ptr), the transport workers (replies are
 // fed back through Deliver's path).
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ class Node {
   int port() const;
   // The URL this node advertises (valid after Start()).
   std::string advertise_url() const;
+  // When the ticker last finished a Cron() pass (the epoch before Start()). Thread-safe; the
+  // systemd watchdog pings only while this stays fresh.
+  std::chrono::steady_clock::time_point last_tick() const;
 
  private:
   struct Impl;
