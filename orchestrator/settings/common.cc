@@ -41,7 +41,14 @@ const std::vector<std::string>& KnownKeys() {
       "RINGRIFT_CLEANUP_HIGH_WATERMARK",
       "RINGRIFT_CLEANUP_LOW_WATERMARK",
   };
-  return kKeys;
+  // ringrift-resilience's own keys (watchdog.cc).
+  static const std::vector<std::string> kAll = [] {
+    std::vector<std::string> all = kKeys;
+    const auto& watchdog = internal::WatchdogKeys();
+    all.insert(all.end(), watchdog.begin(), watchdog.end());
+    return all;
+  }();
+  return kAll;
 }
 
 std::map<std::string, std::string> ProcessEnvironment() {

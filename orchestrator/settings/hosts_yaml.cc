@@ -14,8 +14,8 @@
 namespace rift::settings::internal {
 namespace {
 
-// Sections defined by later modules (watchdog): accepted as-is.
-const std::set<std::string> kOtherSections = {"watchdog"};
+// Every top-level section has a parser; none is accepted unread.
+const std::set<std::string> kOtherSections = {};
 const std::vector<std::string> kTopKeys = {
     "hosts",        "p2p_voters", "preferred_leader", "leader_mode", "timers",   "jobs",
     "file_classes", "sync",       "cleanup",          "watchdog",    "pipeline", "improvement"};
@@ -742,6 +742,8 @@ HostsFile ParseHostsYaml(const std::string& path, std::vector<Problem>* problems
       ParseImprovement(r, v, &out.improvement, &training_line);
     } else if (k == "pipeline") {
       ParsePipeline(r, kn, v, &out.pipeline);
+    } else if (k == "watchdog") {
+      ParseWatchdogYaml(path, v, &out.values, problems);
     } else if (kOtherSections.count(k) == 0) {
       r.UnknownKey(kn, k, k, kTopKeys);
     }

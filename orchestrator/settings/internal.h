@@ -1,12 +1,18 @@
 #pragma once
 // Helpers shared by the settings loaders. Not part of the public API: only settings/*.cc include
 // this.
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "orchestrator/settings/settings.h"
+
+namespace YAML {
+class Node;
+}
 
 namespace rift::settings::internal {
 
@@ -58,5 +64,18 @@ std::vector<std::string> SplitList(std::string_view s);
 std::string DidYouMean(std::string_view key, const std::vector<std::string>& candidates);
 // http://<host>:<port>, bracketing IPv6 literals.
 std::string HttpUrl(const std::string& host, int port);
+
+// --- watchdog.cc ---
+// "500ms", "10s", "5m", "1h", or plain (possibly fractional) seconds; nullopt if malformed.
+std::optional<Duration> ParseDuration(std::string_view text);
+std::string FormatDuration(Duration d);  // "10s", "5m", "250ms"
+// The canonical RINGRIFT_WATCHDOG_* keys (and RINGRIFT_RESILIENCE_LOG_FILE).
+const std::vector<std::string>& WatchdogKeys();
+// `watchdog:` in distributed_hosts.yaml, as values under the canonical keys.
+void ParseWatchdogYaml(const std::string& path, const YAML::Node& section, Layer* values,
+                       std::vector<Problem>* problems);
+// Converts and validates the watchdog keys found through `find` (precedence already applied).
+void ResolveWatchdog(const std::function<const Value*(const std::string&)>& find,
+                     std::vector<Problem>* problems, WatchdogSettings* out);
 
 }  // namespace rift::settings::internal

@@ -397,6 +397,8 @@ Result<Settings> Load(const Sources& src, std::vector<Problem>* problems) {
   ResolveDataPlane(r, &s);
   ResolveToken(r, &s);
   ResolveVoters(r, &s);
+  internal::ResolveWatchdog([&r](const std::string& k) { return r.Find(k); }, &found,
+                            &s.watchdog);
 
   const bool failed = HasErrors(found);
   size_t errors = std::count_if(found.begin(), found.end(), [](const Problem& p) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "orchestrator/base/status.h"
+#include "orchestrator/base/time.h"
 
 namespace rift::settings {
 
@@ -172,6 +173,28 @@ struct PipelineSettings {
   int line = 0;  // line of `pipeline:` in the YAML file (0 = absent)
 };
 
+// `watchdog:` in distributed_hosts.yaml and RINGRIFT_WATCHDOG_* (ringrift-resilience; see
+// docs/watchdog.md). Durations accept "500ms", "10s", "5m", "1h" or plain seconds ("0.5").
+struct WatchdogSettings {
+  Duration interval = std::chrono::seconds(10);         // between passes
+  Duration health_timeout = std::chrono::seconds(3);    // one local /health probe
+  int down_probes = 2;  // consecutive refused probes: the daemon is down
+  int hang_probes = 3;  // consecutive unanswered probes: the daemon is hung
+  Duration startup_grace = std::chrono::seconds(60);    // a starting daemon is left alone
+  Duration backoff_initial = std::chrono::seconds(5);   // between restarts, doubling
+  Duration backoff_max = std::chrono::minutes(5);
+  int restart_budget = 5;                               // restarts per window, then stop
+  Duration budget_window = std::chrono::hours(1);
+  std::string service_manager = "auto";                 // auto | systemd | launchd | none
+  std::string daemon_binary;  // for a direct spawn; default: ringrift-p2p beside the watchdog
+  bool fallback = true;       // fallback selfplay while disconnected
+  Duration disconnect_grace = std::chrono::minutes(3);
+  int fallback_max_jobs = 4;  // one per GPU (or one CPU job), at most this many
+  Duration register_interval = std::chrono::minutes(5);  // POST /register to the leader
+  Duration cleanup_interval = std::chrono::minutes(5);   // at most one cleanup request per
+  std::string log_file;                                  // empty: stderr
+};
+
 struct Settings {
   std::string node_id;
   int port = 8770;
@@ -201,6 +224,7 @@ struct Settings {
   JobsSettings jobs;
   ImprovementSettings improvement;
   PipelineSettings pipeline;
+  WatchdogSettings watchdog;
 
   // Seed URLs in the order to try: COORDINATOR_URL, EXTRA_PEERS, then hosts' p2p URLs (YAML
   // order; http://<ssh_host>:8770 when p2p_url is unset). Deduplicated (trailing '/' ignored);
