@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Not part of the test suite: timings on a shared
 # 2-core machine are noisy, so read ratios within one run.
-#   bench/run.sh [all|failover|detection|rss|health|sim|transfer|c4]   (default: all)
+#   bench/run.sh [all|failover|detection|rss|health|sim|transfer|c4|watchdog]   (default: all)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -11,8 +11,10 @@ trials=${RIFT_BENCH_TRIALS:-9}
 
 deploy/bootstrap.sh deps --test >/dev/null
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target ringrift-p2p riftctl cluster_bench sim_convergence transfer_bench >/dev/null
+cmake --build "$build" --target ringrift-p2p riftctl cluster_bench sim_convergence transfer_bench \
+  ringrift-resilience watchdog_bench >/dev/null
 export RIFT_P2P_BINARY="$here/$build/bin/ringrift-p2p"
+export RIFT_RESILIENCE_BINARY="$here/$build/bin/ringrift-resilience"
 bench="$build/bench/cluster_bench"
 
 section() { printf '\n## %s\n' "$*"; }
@@ -97,19 +99,25 @@ run_c4() {
   section "example workload: learning curve and improvement iterations"
   "$build/bench/c4_bench" quality
 }
+run_watchdog() {
+  section "watchdog: kill -9 the daemon -> healthy replacement (direct spawn)"
+  "$build/bench/watchdog_bench" --trials "$trials" --interval 1s
+  "$build/bench/watchdog_bench" --trials "$trials" --interval 200ms --health-timeout 500ms
+}
 run_sim() {
   section "simulated convergence (deterministic simulator)"
   "$build/tests/sim/sim_convergence"
 }
 
 case "$what" in
-  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer; run_c4 ;;
+  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer; run_c4; run_watchdog ;;
   failover) run_failover ;;
   detection) run_detection ;;
   rss) run_rss ;;
   health) run_health ;;
   health-transfer) run_health_transfer ;;
   sim) run_sim ;;
+  watchdog) run_watchdog ;;
   transfer) run_transfer ;;
   c4) run_c4 ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;

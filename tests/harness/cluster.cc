@@ -308,6 +308,80 @@ std::string RiftctlBinary() {
 #endif
 }
 
+std::string ResilienceBinary() {
+  if (const char* e = getenv("RIFT_RESILIENCE_BINARY")) return e;
+#ifdef RIFT_RESILIENCE_BINARY
+  return RIFT_RESILIENCE_BINARY;
+#else
+  return "ringrift-resilience";
+#endif
+}
+
+Process::~Process() {
+  if (pid_ > 0) Stop(SIGKILL);
+}
+
+bool Process::Start(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::string>& env, const std::string& log_path) {
+  log_path_ = log_path;
+  std::vector<std::string> envs;
+  if (const char* p = getenv("PATH")) envs.push_back(std::string("PATH=") + p);
+  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cenv, cargv;
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  exit_code_.reset();
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execvpe(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  return true;
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Process::Stop(int signal, std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return exit_code_.value_or(-1);
+  ::kill(pid_, signal);
+  if (!WaitFor([this] { return !Running(); }, grace)) {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    exit_code_ = 128 + SIGKILL;
+    pid_ = -1;
+  }
+  return exit_code_.value_or(-1);
+}
+
+std::string Process::Log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 int RunCommand(const std::vector<std::string>& argv, std::string* output,
                std::chrono::milliseconds timeout) {
   int fds[2];

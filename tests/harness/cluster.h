@@ -116,6 +116,33 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 std::string DaemonBinary();
 std::string RiftctlBinary();
 
+// Path of ringrift-resilience (RIFT_RESILIENCE_BINARY compile definition or env).
+std::string ResilienceBinary();
+
+// Any program as a child process with a clean environment (only PATH plus `env`), its own
+// process group, stdout and stderr appended to `log_path`. SIGKILLed on destruction.
+class Process {
+ public:
+  Process() = default;
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  bool Start(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+             const std::string& log_path);
+  bool Running();                    // reaps it if it has exited
+  std::optional<int> ExitCode() const { return exit_code_; }  // after it exited
+  // Sends `signal` and waits (bounded) for the exit; SIGKILL after `grace`. Returns the exit code
+  // (or 128 + signal).
+  int Stop(int signal = 15, std::chrono::milliseconds grace = std::chrono::seconds(10));
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string log_path_;
+};
+
 // Runs a command, returns exit code and combined output (bounded by `timeout`).
 int RunCommand(const std::vector<std::string>& argv, std::string* output,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
