@@ -19,7 +19,10 @@
 #include "orchestrator/base/log.h"
 #include "orchestrator/base/pid_lock.h"
 #include "orchestrator/base/sd_notify.h"
+#include "orchestrator/jobs/gpu.h"
+#include "orchestrator/jobs/process.h"
 #include "orchestrator/settings/settings.h"
+#include "resilience/job_fallback.h"
 #include "resilience/watchdog.h"
 
 namespace {
@@ -105,17 +108,14 @@ std::string DaemonLog(const rift::settings::Settings& s) {
   return (fs::path(s.ringrift_dir) / "logs" / "p2p.log").string();
 }
 
-// One fallback slot per GPU that nvidia-smi lists, else one CPU job.
-int FallbackSlots(rift::resilience::CommandRunner& runner) {
-  auto out = runner.Run({"nvidia-smi", "-L"}, rift::seconds(10));
-  if (out.exit_code != 0) return 1;
-  int gpus = 0;
-  size_t pos = 0;
-  while ((pos = out.output.find("GPU ", pos)) != std::string::npos) {
-    if (pos == 0 || out.output[pos - 1] == '\n') ++gpus;
-    pos += 4;
+// One fallback slot per GPU (nvidia-smi, or Apple's MPS), else one CPU slot; at most `cap`.
+std::vector<std::string> FallbackSlots(int cap) {
+  std::vector<std::string> slots;
+  for (const auto& gpu : rift::jobs::DetectGpus()) {
+    if (static_cast<int>(slots.size()) < cap) slots.push_back(gpu.index);
   }
-  return gpus > 0 ? gpus : 1;
+  if (slots.empty()) slots.push_back("");
+  return slots;
 }
 
 // SIGINT/SIGTERM end the loop; the waiting thread takes them synchronously.
@@ -134,17 +134,19 @@ struct StopSignal {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Fallback jobs run under a shim that is this program re-executed (orchestrator/jobs).
+  if (auto rc = rift::jobs::RunShimIfRequested(argc, argv)) return *rc;
   CLI::App app{
       "ringrift-resilience: keeps ringrift-p2p alive, runs fallback selfplay while the node is "
       "cut off, triggers cleanup under disk pressure, re-registers with the leader"};
   std::string config, hosts;
-  bool once = false, fallback = false, no_fallback = false, version = false;
+  bool once = false, with_fallback = false, no_fallback = false, version = false;
   std::map<std::string, std::string> given;
   for (const auto& f : kFlags) app.add_option(f.name, given[f.key], f.help);
   app.add_option("--config", config, "node.conf (default /etc/ringrift/node.conf if present)");
   app.add_option("--hosts", hosts, "distributed_hosts.yaml");
   app.add_flag("--once", once, "one pass (confirming a failure if needed), then exit: for cron");
-  app.add_flag("--fallback", fallback, "run fallback selfplay while cut off (default)");
+  app.add_flag("--fallback", with_fallback, "run fallback selfplay while cut off (default)");
   app.add_flag("--no-fallback", no_fallback, "never run fallback selfplay");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
     std::printf("ringrift-resilience %s\n", RIFT_VERSION);
     return 0;
   }
-  if (fallback && no_fallback) {
+  if (with_fallback && no_fallback) {
     std::fprintf(stderr, "ringrift-resilience: --fallback and --no-fallback exclude each other\n");
     return 2;
   }
@@ -164,7 +166,9 @@ int main(int argc, char** argv) {
     sources.flags[f.key] = given[f.key];
     if (f.daemon) daemon_env[f.key] = given[f.key];
   }
-  if (fallback || no_fallback) sources.flags["RINGRIFT_WATCHDOG_FALLBACK"] = fallback ? "1" : "0";
+  if (with_fallback || no_fallback) {
+    sources.flags["RINGRIFT_WATCHDOG_FALLBACK"] = with_fallback ? "1" : "0";
+  }
   sources.env = rift::settings::ProcessEnvironment();
   std::vector<std::string> daemon_args;
   if (!config.empty()) {
@@ -199,6 +203,12 @@ int main(int argc, char** argv) {
   const fs::path state_dir = fs::path(s.ringrift_dir) / "state";
   fs::create_directories(state_dir, ec);
   auto lock = rift::PidLock::Acquire((state_dir / "resilience.lock").string());
+  if (!lock.ok() && once && lock.status().code() == rift::Code::kAlreadyExists) {
+    // cron's backup pass while the service runs: nothing to do, and nothing wrong.
+    rift::log::Info("another ringrift-resilience is watching " + s.ringrift_dir + " (" +
+                    lock.status().message() + "); nothing to do");
+    return 0;
+  }
   if (!lock.ok()) {
     const bool held = lock.status().code() == rift::Code::kAlreadyExists;
     std::string msg = held ? "another ringrift-resilience is already running on " +
@@ -223,9 +233,24 @@ int main(int argc, char** argv) {
   wc.daemon_args = daemon_args;
   wc.daemon_env = daemon_env;
   wc.daemon_log = DaemonLog(s);
-  wc.fallback_slots = s.watchdog.fallback ? FallbackSlots(*runner) : 1;
+  std::unique_ptr<rift::resilience::FallbackJobs> fallback;
+  if (s.watchdog.fallback) {
+    rift::resilience::JobFallbackOptions fo;
+    fo.node_id = s.node_id;
+    fo.ringrift_dir = fs::absolute(s.ringrift_dir).lexically_normal().string();
+    fo.bin_dir = SelfDir();
+    fo.jobs = s.jobs;
+    fo.slots = FallbackSlots(s.watchdog.fallback_max_jobs);
+    wc.fallback_slots = static_cast<int>(fo.slots.size());
+    auto made = rift::resilience::MakeJobFallback(std::move(fo));
+    if (made.ok()) {
+      fallback = std::move(made).value();
+    } else {
+      rift::log::Error("fallback selfplay disabled: " + made.status().message());
+    }
+  }
   wc.settings = s;
-  rift::resilience::Watchdog watchdog(std::move(wc), runner.get(), nullptr, &notifier);
+  rift::resilience::Watchdog watchdog(std::move(wc), runner.get(), fallback.get(), &notifier);
   rift::log::Info("watching node " + s.node_id + " in " + s.ringrift_dir + " (restart via " +
                   manager->Describe() + (once ? ", one pass" : "") + ")");
 
@@ -247,6 +272,11 @@ int main(int argc, char** argv) {
     }
     rift::log::Info("stopping");
     (void)notifier.Notify("STOPPING=1");
+    // Nobody would stop them after us (a --once run leaves them to the next run instead).
+    if (fallback && fallback->Running() > 0) {
+      rift::log::Info("stopping fallback selfplay");
+      fallback->StopAll();
+    }
   }
   {
     std::lock_guard guard(stop.mu);

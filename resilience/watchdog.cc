@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -63,7 +64,9 @@ PolicyConfig MakePolicyConfig(const settings::Settings& s, int fallback_slots) {
   c.fallback = w.fallback;
   c.fallback_slots = std::clamp(fallback_slots, 1, w.fallback_max_jobs);
   c.disconnect_grace = w.disconnect_grace;
-  c.fallback_relaunch_gap = std::max<Duration>(w.interval, seconds(30));
+  // A finished job (the example workload's take well under a second) is replaced at the next
+  // pass; a crashing one costs one start per pass, no more.
+  c.fallback_relaunch_gap = w.interval;
   c.high_watermark = s.cleanup.high_watermark;
   c.cleanup_interval = w.cleanup_interval;
   c.register_interval = w.register_interval;
@@ -230,7 +233,14 @@ struct Watchdog::Impl {
       std::vector<std::string> argv = RestartCommand(m);
       std::string cmd;
       for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-      CommandRunner::Outcome out = runner->Run(argv, seconds(120));
+      // `systemctl restart` waits for the new daemon's READY=1 (up to its TimeoutStartSec):
+      // keep our own systemd watchdog fed meanwhile.
+      auto pending = std::async(std::launch::async,
+                                [this, argv] { return runner->Run(argv, seconds(120)); });
+      while (pending.wait_for(seconds(1)) != std::future_status::ready) {
+        if (notifier && notifier->watchdog_interval()) (void)notifier->Notify("WATCHDOG=1");
+      }
+      CommandRunner::Outcome out = pending.get();
       if (out.exit_code == 0) {
         log::Info("ran `" + cmd + "`");
       } else {
@@ -309,7 +319,7 @@ struct Watchdog::Impl {
         }
       }
     } else if (a.start_fallback > 0) {
-      log::Warn("fallback selfplay is not available in this build");
+      log::Warn("cut off, but fallback selfplay is unavailable (see the error at start)");
     }
     if (a.cleanup) Cleanup(DaemonPort());
     if (!a.register_with.empty()) Register(a.register_with);

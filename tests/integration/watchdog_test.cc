@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "orchestrator/base/pid_lock.h"
 #include "tests/harness/cluster.h"
@@ -117,6 +119,7 @@ class WatchdogTest : public ::testing::Test {
     std::map<std::string, std::string> env;
     std::string daemon_binary = DaemonBinary();
     std::string startup_grace = "2s";
+    bool fallback = false;
   };
 
   // A watchdog with fast timers, restarting by direct spawn.
@@ -128,7 +131,7 @@ class WatchdogTest : public ::testing::Test {
                                      "--interval",        "200ms",
                                      "--health-timeout",  "1s",
                                      "--startup-grace",   w.startup_grace,
-                                     "--no-fallback"};
+                                     w.fallback ? "--fallback" : "--no-fallback"};
     argv.insert(argv.end(), w.args.begin(), w.args.end());
     const auto& extra = w.env;
     auto env = env_;
@@ -304,6 +307,167 @@ TEST_F(WatchdogTest, RegistrationMakesTheLeaderProbeANodeItDidNotKnow) {
   EXPECT_NE(watchdog_.Log().find("registered " + daemon_->url() + " with " + leader.url()),
             std::string::npos)
       << watchdog_.Log();
+}
+
+TEST_F(WatchdogTest, OncePassRestartsADeadDaemonAndStepsAsideForARunningWatchdog) {
+  StartDaemon();
+  const pid_t old_pid = daemon_->pid();
+  daemon_->Kill(SIGKILL);
+  Process once;
+  ASSERT_TRUE(once.Start({ResilienceBinary(), "--once", "--service-manager", "none",
+                          "--daemon-binary", DaemonBinary(), "--no-fallback"},
+                         env_, tmp_.path() + "/once.log"));
+  ASSERT_TRUE(WaitFor([&] { return !once.Running(); }, seconds(60))) << once.Log();
+  EXPECT_EQ(once.ExitCode(), 0) << once.Log();
+  EXPECT_TRUE(WaitForReplacement(old_pid)) << once.Log();
+  EXPECT_EQ(Restarts(), 1);
+  // cron's next pass while the service's watchdog runs: nothing to do, no error.
+  StartWatchdog();
+  Process again;
+  ASSERT_TRUE(again.Start({ResilienceBinary(), "--once"}, env_, tmp_.path() + "/again.log"));
+  ASSERT_TRUE(WaitFor([&] { return !again.Running(); }, seconds(20)));
+  EXPECT_EQ(again.ExitCode(), 0) << again.Log();
+  EXPECT_NE(again.Log().find("nothing to do"), std::string::npos) << again.Log();
+}
+
+// The cluster for the fallback tests: n1 the only voter (and the coordinator), w1 and maybe w2
+// workers seeded with it. A fallback_selfplay kind made of /bin/sh stands in for the workload:
+// it records its pid in its output dir and sleeps.
+class FallbackTest : public WatchdogTest {
+ protected:
+  void SetUp() override {
+    WatchdogTest::SetUp();
+    DaemonOptions o;
+    o.node_id = "n1";
+    o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken},
+             {"RINGRIFT_P2P_VOTERS", "n1"},
+             {"RINGRIFT_TIMER_PROFILE", "fast"}};
+    leader_ = std::make_unique<Daemon>(DaemonBinary(), o, tmp_.path() + "/n1");
+    std::string error;
+    ASSERT_TRUE(leader_->Start(&error)) << error;
+    const std::string hosts = tmp_.path() + "/hosts.yaml";
+    std::ofstream(hosts) << "jobs:\n"
+                            "  stop_grace_s: 2\n"
+                            "  catalogue:\n"
+                            "    fallback_selfplay:\n"
+                            "      argv: [/bin/sh, -c, 'echo $$ > {out_dir}/pid; exec sleep 600']\n"
+                            "      out_dir: selfplay/fallback/{node}/{job_id}\n";
+    env_["RINGRIFT_P2P_VOTERS"] = "n1";
+    env_["COORDINATOR_URL"] = leader_->url();
+    env_["RINGRIFT_HOSTS_FILE"] = hosts;
+  }
+  void TearDown() override {
+    WatchdogTest::TearDown();  // stops the watchdog, which stops its fallback jobs
+    for (pid_t pid : FallbackPids()) ::kill(pid, SIGKILL);
+  }
+
+  bool SeesLeader(Daemon& d) {
+    auto s = d.Status(kToken);
+    return s && s->leader_id == std::optional<std::string>("n1");
+  }
+
+  // Pids recorded by fallback jobs that still run.
+  std::vector<pid_t> FallbackPids() {
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    const fs::path root = fs::path(node_dir_) / "data/selfplay/fallback/w1";
+    if (!fs::is_directory(root, ec)) return pids;
+    for (const auto& job : fs::directory_iterator(root, ec)) {
+      std::ifstream in(job.path() / "pid");
+      pid_t pid = 0;
+      if (in >> pid && pid > 0 && IsRunning(LockHolder{pid, 0})) pids.push_back(pid);
+    }
+    return pids;
+  }
+
+  void StartFallbackWatchdog() {
+    WatchdogOptions w;
+    w.fallback = true;
+    w.args = {"--disconnect-grace", "2s"};
+    StartWatchdog(w);
+  }
+
+  std::unique_ptr<Daemon> leader_;
+};
+
+TEST_F(FallbackTest, ACutOffNodeRunsFallbackAfterTheGraceAndStopsItOnReconnect) {
+  StartDaemon();
+  ASSERT_TRUE(WaitFor([&] { return SeesLeader(*daemon_); }, seconds(30)));
+  StartFallbackWatchdog();
+  leader_->Kill(SIGKILL);  // w1's only peer
+  ASSERT_TRUE(WaitFor([&] { return FallbackPids().size() == 1; }, seconds(60)))
+      << watchdog_.Log();
+  const pid_t job = FallbackPids()[0];
+  const std::string log = watchdog_.Log();
+  EXPECT_NE(log.find("cut off: the daemon knows no live leader and no alive peer"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("starting fallback selfplay (1 job(s))"), std::string::npos) << log;
+  // The peer comes back: fallback stops, its data stays where the data plane syncs it.
+  std::string error;
+  ASSERT_TRUE(leader_->Start(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return !IsRunning(LockHolder{job, 0}); }, seconds(60)))
+      << watchdog_.Log();
+  EXPECT_NE(watchdog_.Log().find("reconnected: stopping fallback selfplay"), std::string::npos);
+  std::error_code ec;
+  EXPECT_TRUE(fs::exists(node_dir_ + "/data/selfplay/fallback/w1", ec));
+  EXPECT_TRUE(WaitFor([&] { return fs::is_empty(node_dir_ + "/state/fallback", ec); },
+                      seconds(20)));
+}
+
+TEST_F(FallbackTest, AWatchdogKilledDuringFallbackIsSucceededByOneThatStopsTheSameJob) {
+  StartDaemon();
+  ASSERT_TRUE(WaitFor([&] { return SeesLeader(*daemon_); }, seconds(30)));
+  StartFallbackWatchdog();
+  leader_->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor([&] { return FallbackPids().size() == 1; }, seconds(60)))
+      << watchdog_.Log();
+  const pid_t job = FallbackPids()[0];
+  watchdog_.Stop(SIGKILL);  // its job lives on under its shim
+  ASSERT_TRUE(IsRunning(LockHolder{job, 0}));
+  StartFallbackWatchdog();  // adopts it: no second job for the same slot
+  std::this_thread::sleep_for(seconds(1));
+  EXPECT_EQ(FallbackPids(), std::vector<pid_t>{job});
+  std::string error;
+  ASSERT_TRUE(leader_->Start(&error)) << error;
+  EXPECT_TRUE(WaitFor([&] { return !IsRunning(LockHolder{job, 0}); }, seconds(60)))
+      << watchdog_.Log();
+}
+
+TEST_F(FallbackTest, ANodeThatStillReachesAPeerDoesNotFallBackWhenTheLeaderDies) {
+  // w1 and w2 lose their only voter but still see each other: neither is cut off.
+  Daemon w2(DaemonBinary(), [&] {
+    DaemonOptions o;
+    o.node_id = "w2";
+    o.env = env_;
+    o.env.erase("NODE_ID");
+    o.env.erase("RINGRIFT_DIR");
+    o.env.erase("P2P_PORT");
+    return o;
+  }(), tmp_.path() + "/w2");
+  std::string error;
+  ASSERT_TRUE(w2.Start(&error)) << error;
+  StartDaemon();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = daemon_->Status(kToken);
+        const MemberInfo* peer = s ? s->Find("w2") : nullptr;
+        return SeesLeader(*daemon_) && peer && peer->state == "alive";
+      },
+      seconds(30)));
+  StartFallbackWatchdog();
+  leader_->Kill(SIGKILL);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = daemon_->Status(kToken);
+        const MemberInfo* n1 = s ? s->Find("n1") : nullptr;
+        return n1 && n1->state == "dead";
+      },
+      seconds(30)));
+  // Past the grace, with many passes: a cut-off rule that ignored w2 would have started by now.
+  std::this_thread::sleep_for(seconds(4));
+  EXPECT_TRUE(FallbackPids().empty());
+  EXPECT_EQ(watchdog_.Log().find("starting fallback"), std::string::npos) << watchdog_.Log();
 }
 
 // A datagram socket standing in for systemd's NOTIFY_SOCKET.
