@@ -50,6 +50,7 @@ struct PushAgent::Impl {
   std::vector<PushOutcome> unreported;  // kept until a poll succeeds
   std::string preferred;                // a leader URL learned from a 421 or a 200
   uint64_t cursor = 0;                  // where the leader's copy of our manifest ends
+  int redirects = 0;                    // 421s followed since the last answer
   bool first = true;
 
   // The manifest page after `cursor`, at most manifest_page_bytes of records.
@@ -139,12 +140,13 @@ struct PushAgent::Impl {
         continue;
       }
       json j = json::parse(r->body, nullptr, false);
-      if (r->status == 421) {  // not the leader: it may name one
-        if (j.is_object() && j.value("leader_url", json()).is_string()) {
+      if (r->status == 421) {  // not the leader: it may name one (followed a few times in a row)
+        if (j.is_object() && j.value("leader_url", json()).is_string() && ++redirects <= 3) {
           preferred = j["leader_url"];
           return true;
         }
-        errors += (errors.empty() ? "" : "; ") + url + ": not the leader, none known";
+        errors += (errors.empty() ? "" : "; ") + url + ": not the leader (" +
+                  (redirects > 3 ? "redirected in a loop" : "no leader known") + ")";
         continue;
       }
       if (r->status != 200 || !j.is_object()) {
@@ -153,9 +155,11 @@ struct PushAgent::Impl {
         continue;
       }
       preferred = url;
+      redirects = 0;
       return Apply(j, more, sent_next);
     }
     Error(errors.empty() ? "no leader or member known to ask" : errors);
+    redirects = 0;
     return false;
   }
 
