@@ -168,9 +168,12 @@ Status Driver::Pull() {
   const std::string store = LocalStoreDir(config_);
   uint64_t new_files = 0, new_records = 0, new_bytes = 0, seen = 0;
   Status first_error;
+  // The hosts that played in this run; every host when selfplay did not run (`--phase pull`
+  // on its own collects whatever the hosts hold).
+  const bool played = self.status != kPending;
   for (const auto& id : state_.hosts) {
     auto it = self.hosts.find(id);
-    if (it == self.hosts.end() || !Started(it->second)) continue;
+    if (played && (it == self.hosts.end() || !Started(it->second))) continue;
     const HostSpec& host = *config_.FindHost(id);
     HostStep& hs = p.hosts[id];
     hs.status = kRunning;

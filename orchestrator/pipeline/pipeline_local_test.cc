@@ -251,6 +251,24 @@ TEST_F(PipelineLocalTest, TooFewGamesFailsTheWaitAndResumeRestartsOnlyTheFailedH
   EXPECT_EQ(StoreRecords(), std::make_pair(int64_t{10}, 2));
 }
 
+TEST_F(PipelineLocalTest, PullOnItsOwnCollectsWhatTheHostsHold) {
+  for (const std::string id : {"h1", "h2"}) {
+    const std::string dir = dir_ + "/" + id + "/data/selfplay/pipeline/" + id + "/old";
+    fs::create_directories(dir);
+    std::ofstream(dir + "/a.jsonl") << "{\"a\":1}\n{\"a\":2}\n";
+    std::ofstream(dir + "/b.jsonl.part") << "{\"unfinished\":1}\n";
+  }
+  RunOptions pull;
+  pull.phase = "pull";
+  auto r = Run(pull);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->ran, std::vector<std::string>{"pull"});
+  EXPECT_FALSE(r->state.completed);
+  // Same content on both hosts: stored once.
+  EXPECT_EQ(StoreRecords(), std::make_pair(int64_t{2}, 1));
+  EXPECT_EQ(r->state.pulled.size(), 2u);
+}
+
 TEST_F(PipelineLocalTest, BadOptionsAreRefusedBeforeAnythingRuns) {
   RunOptions bad;
   bad.phase = "trian";

@@ -419,6 +419,12 @@ TEST_F(PipelineSshTest, AKilledRunResumesWithoutRepeatingPhasesOrDuplicatingData
       << out << err;
   EXPECT_EQ(StoreRecords(), std::make_pair(int64_t{10}, 2));
   ExpectNoTemporaries();
+
+  // The state as the operator sees it.
+  ASSERT_EQ(Riftctl({"pipeline", "status", "--hosts", yaml}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("(completed)"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 records in 2 files"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 new files"), std::string::npos) << out;
 }
 
 TEST_F(PipelineSshTest, AnUnreachableHostIsRetriedReportedAndCaughtUpOnResume) {
