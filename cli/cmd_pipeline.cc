@@ -133,9 +133,9 @@ int RunPipelineCommand(Context& ctx, const RunFlags& f) {
   };
   // Live progress goes to stdout, or to stderr when stdout carries the JSON summary.
   std::ostream& live = ctx.json() ? ctx.err : ctx.out;
-  const bool terminal = ctx.json() ? (&ctx.err == &std::cerr && isatty(STDERR_FILENO))
-                                   : (&ctx.out == &std::cout && isatty(STDOUT_FILENO));
-  std::unique_ptr<pipeline::Progress> progress = MakeProgress(live, terminal);
+  const int fd = ctx.json() ? (&ctx.err == &std::cerr ? STDERR_FILENO : -1)
+                            : (&ctx.out == &std::cout ? STDOUT_FILENO : -1);
+  std::unique_ptr<pipeline::Progress> progress = MakeProgress(live, fd);
   pipeline::RunOptions options;
   options.phase = f.phase;
   options.resume = f.resume;

@@ -1,7 +1,9 @@
 #include "cli/pipeline_cli.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <vector>
@@ -59,7 +61,7 @@ class LineProgress : public pipeline::Progress {
 // A block per phase: a header and one line per host, redrawn in place with ANSI codes.
 class TerminalProgress : public pipeline::Progress {
  public:
-  explicit TerminalProgress(std::ostream& out) : out_(out) {}
+  TerminalProgress(std::ostream& out, int columns) : out_(out), columns_(std::max(columns, 20)) {}
 
   void PhaseStart(const std::string& phase, const std::vector<std::string>& hosts) override {
     phase_ = phase;
@@ -109,7 +111,12 @@ class TerminalProgress : public pipeline::Progress {
     drawn_ = static_cast<int>(rows_.size()) + 1;
     out_ << std::flush;
   }
+  std::string Fit(const std::string& line) const {
+    const size_t max = static_cast<size_t>(columns_ - 1);
+    return line.size() <= max ? line : line.substr(0, max - 3) + "...";
+  }
   std::ostream& out_;
+  int columns_;
   std::string phase_, status_;
   std::vector<std::pair<std::string, std::string>> rows_;
   int drawn_ = 0;
@@ -163,8 +170,12 @@ int PipelineExitCode(const Status& status) {
   }
 }
 
-std::unique_ptr<pipeline::Progress> MakeProgress(std::ostream& out, bool terminal) {
-  if (terminal) return std::make_unique<TerminalProgress>(out);
+std::unique_ptr<pipeline::Progress> MakeProgress(std::ostream& out, int terminal_fd) {
+  winsize ws{};
+  if (terminal_fd >= 0 && isatty(terminal_fd)) {
+    int columns = ioctl(terminal_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 100;
+    return std::make_unique<TerminalProgress>(out, columns);
+  }
   return std::make_unique<LineProgress>(out);
 }
 

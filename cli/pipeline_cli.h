@@ -33,9 +33,10 @@ pipeline::SshOptions SshOptionsFor(const settings::Host& host, const std::string
 // 2 for configuration problems, 3 when hosts are unreachable, 1 for everything else.
 int PipelineExitCode(const Status& status);
 
-// Progress for a terminal (one line per host, redrawn in place) or for logs (plain lines, each
-// host's line at most every few seconds unless it changes phase).
-std::unique_ptr<pipeline::Progress> MakeProgress(std::ostream& out, bool terminal);
+// Progress for a terminal (one line per host, redrawn in place, cut to the width) when
+// `terminal_fd` is a terminal (-1: never), else for logs (plain lines, a host's line at most
+// every few seconds unless its phase ends).
+std::unique_ptr<pipeline::Progress> MakeProgress(std::ostream& out, int terminal_fd);
 
 // The directory riftctl runs from ("" when unknown): the default for pipeline.local_bin_dir.
 std::string SelfDir();

@@ -49,6 +49,7 @@ Result<ExecResult> LocalRemote::Exec(const std::string& command, Duration timeou
     execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  setpgid(pid, pid);  // also here: a timeout may come before the child ran its own setpgid
   close(out_pipe[1]);
   close(err_pipe[1]);
   ExecResult r;
@@ -80,7 +81,7 @@ Result<ExecResult> LocalRemote::Exec(const std::string& command, Duration timeou
   for (auto& f : fds) {
     if (f.fd >= 0) close(f.fd);
   }
-  if (timed_out) kill(-pid, SIGKILL);
+  if (timed_out && kill(-pid, SIGKILL) != 0) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
