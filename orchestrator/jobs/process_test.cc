@@ -186,7 +186,9 @@ TEST_F(ProcessTest, WhatAJobLeavesInItsGroupIsKilledWhenItExits) {
 
 TEST_F(ProcessTest, TheTimeoutStopsTheJob) {
   auto spec = Sh("sleep 300");
-  spec.timeout = milliseconds(200);
+  // Long enough that the job has started (and made its group) on a loaded machine: a stop that
+  // comes before the group exists only gets the SIGKILL after the grace.
+  spec.timeout = milliseconds(2000);
   Launched l = Start(spec);
   auto p = WaitExit(spec, l);
   ASSERT_EQ(p.state, JobState::kExited);
