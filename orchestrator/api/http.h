@@ -20,6 +20,8 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without the query string
   std::map<std::string, std::string> query;
+  // Values of the matched route's {name} segments (Router fills it), e.g. {"id": "n1-..."}.
+  std::map<std::string, std::string> path_params;
   Headers headers;
   std::string body;
   std::string remote_addr;  // from the socket, never from a header

@@ -12,9 +12,70 @@ constexpr std::string_view kUnmatched = "unmatched";
 
 Router::Router(std::string token) : token_(std::move(token)) {}
 
+namespace {
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool IsParam(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
 void Router::Add(const std::string& method, const std::string& path, Handler handler,
                  Access access) {
-  routes_[path][method] = Route{std::move(handler), access};
+  Route route{std::move(handler), access};
+  if (path.find('{') == std::string::npos) {
+    routes_[path][method] = std::move(route);
+    return;
+  }
+  for (auto& p : patterns_) {
+    if (p.text == path) {
+      p.methods[method] = std::move(route);
+      return;
+    }
+  }
+  patterns_.push_back(Pattern{path, Segments(path), {}});
+  patterns_.back().methods[method] = std::move(route);
+}
+
+const Router::Methods* Router::Match(const std::string& path, std::string* pattern,
+                                     std::map<std::string, std::string>* params) const {
+  if (auto it = routes_.find(path); it != routes_.end()) {
+    *pattern = path;
+    return &it->second;
+  }
+  if (patterns_.empty()) return nullptr;
+  const std::vector<std::string> segments = Segments(path);
+  for (const auto& p : patterns_) {
+    if (p.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> captured;
+    bool match = true;
+    for (size_t i = 0; match && i < segments.size(); ++i) {
+      if (IsParam(p.segments[i])) {
+        match = !segments[i].empty();
+        captured[p.segments[i].substr(1, p.segments[i].size() - 2)] = segments[i];
+      } else {
+        match = p.segments[i] == segments[i];
+      }
+    }
+    if (match) {
+      *pattern = p.text;
+      *params = std::move(captured);
+      return &p.methods;
+    }
+  }
+  return nullptr;
 }
 
 std::string RequestToken(const HttpRequest& request) {
@@ -44,26 +105,34 @@ bool Router::Authorized(const HttpRequest& request) const {
 HttpResponse Router::Handle(const HttpRequest& request) const {
   std::string route(kUnmatched);
   HttpResponse response;
-  auto path_it = routes_.find(request.path);
-  if (path_it == routes_.end()) {
+  std::string pattern;
+  std::map<std::string, std::string> params;
+  const Methods* methods = Match(request.path, &pattern, &params);
+  if (methods == nullptr) {
     response = ErrorResponse(404, "NOT_FOUND", "no route for " + request.path);
-  } else if (auto it = path_it->second.find(request.method); it == path_it->second.end()) {
-    route = request.path;
+  } else if (auto it = methods->find(request.method); it == methods->end()) {
+    route = pattern;
     std::string allow;
-    for (const auto& [method, unused] : path_it->second) {
+    for (const auto& [method, unused] : *methods) {
       allow += (allow.empty() ? "" : ", ") + method;
     }
     response = ErrorResponse(405, "METHOD_NOT_ALLOWED",
                              request.method + " not allowed on " + request.path + "; use " + allow);
     response.headers["Allow"] = allow;
   } else {
-    route = request.path;
+    route = pattern;
     if (it->second.access == Access::kToken && !Authorized(request)) {
       response = ErrorResponse(Unauthenticated("missing or wrong cluster token"));
       response.headers["WWW-Authenticate"] = "Bearer";
     } else {
       try {
-        response = it->second.handler(request);
+        if (params.empty()) {
+          response = it->second.handler(request);
+        } else {
+          HttpRequest with_params = request;
+          with_params.path_params = std::move(params);
+          response = it->second.handler(with_params);
+        }
       } catch (const std::exception& e) {
         log::Error("handler for " + route + " threw: " + e.what());
         response = ErrorResponse(Internal("internal error"));

@@ -1,6 +1,11 @@
 #pragma once
-// Router: (method, exact path) -> handler, with the auth middleware and per-route request
+// Router: (method, path pattern) -> handler, with the auth middleware and per-route request
 // counters. Handle() never throws: a throwing handler becomes a 500 with the JSON error shape.
+//
+// Patterns are exact paths or have `{name}` segments (`/jobs/{id}/log`): a segment in braces
+// matches one non-empty path segment, whose value the handler finds in
+// HttpRequest::path_params. Exact paths take priority; among patterns, the first added that
+// matches wins. Requests are counted under the pattern, never the raw path.
 //
 // Order of checks: unknown path -> 404; known path, other method -> 405 with Allow; then auth
 // (every route except those added as public) -> 401; then the handler.
@@ -41,10 +46,21 @@ class Router {
     Handler handler;
     Access access;
   };
+  using Methods = std::map<std::string, Route>;
+  struct Pattern {
+    std::string text;                   // as added, e.g. "/jobs/{id}/log"
+    std::vector<std::string> segments;  // "{id}" stays in braces
+    Methods methods;
+  };
   bool Authorized(const HttpRequest& request) const;
+  // The route for `path` (exact first, then patterns), with its pattern text and captured
+  // values; nullptr if none.
+  const Methods* Match(const std::string& path, std::string* pattern,
+                       std::map<std::string, std::string>* params) const;
 
   std::string token_;
-  std::map<std::string, std::map<std::string, Route>> routes_;  // path -> method -> route
+  std::map<std::string, Methods> routes_;  // exact path -> method -> route
+  std::vector<Pattern> patterns_;          // paths with {name} segments, in the order added
   mutable std::mutex mu_;
   mutable std::map<std::pair<std::string, int>, uint64_t> counts_;
 };

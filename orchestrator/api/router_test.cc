@@ -279,6 +279,58 @@ TEST_F(RouterTest, RegisterRefusesBadInputWithTheFieldNamed) {
             401);
 }
 
+TEST(RouterPatternTest, BraceSegmentsCaptureValuesAndExactPathsWin) {
+  Router router("");
+  auto echo = [](const std::string& tag) {
+    return [tag](const HttpRequest& r) {
+      std::string body = tag;
+      for (const auto& [k, v] : r.path_params) body += " " + k + "=" + v;
+      HttpResponse out;
+      out.body = body;
+      return out;
+    };
+  };
+  router.Add("GET", "/jobs/{id}", echo("job"));
+  router.Add("GET", "/jobs/{id}/log", echo("log"));
+  router.Add("POST", "/jobs/{id}/log", echo("post"));
+  router.Add("GET", "/jobs/special", echo("exact"));
+  router.Add("GET", "/a/{x}/b/{y}", echo("two"));
+  auto call = [&](const std::string& method, const std::string& path) {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    return router.Handle(r);
+  };
+  EXPECT_EQ(call("GET", "/jobs/n1-7").body, "job id=n1-7");
+  EXPECT_EQ(call("GET", "/jobs/n1-7/log").body, "log id=n1-7");
+  EXPECT_EQ(call("POST", "/jobs/n1-7/log").body, "post id=n1-7");
+  EXPECT_EQ(call("GET", "/jobs/special").body, "exact");
+  EXPECT_EQ(call("GET", "/a/1/b/2").body, "two x=1 y=2");
+  EXPECT_EQ(call("GET", "/jobs").status, 404);
+  EXPECT_EQ(call("GET", "/jobs/").status, 404);  // an empty segment never matches
+  EXPECT_EQ(call("GET", "/jobs//log").status, 404);
+  EXPECT_EQ(call("GET", "/jobs/1/log/more").status, 404);
+  auto wrong = call("DELETE", "/jobs/n1-7/log");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers["Allow"], "GET, POST");
+  auto counts = router.RequestCounts();
+  EXPECT_EQ((counts[{"/jobs/{id}/log", 200}]), 2u);
+  EXPECT_EQ((counts[{"/jobs/{id}/log", 405}]), 1u);
+  EXPECT_EQ((counts[{"/jobs/{id}", 200}]), 1u);
+  EXPECT_EQ(counts.count({"/jobs/n1-7", 200}), 0u);
+}
+
+TEST(RouterPatternTest, PatternRoutesNeedTheTokenLikeAnyOther) {
+  Router router("tok");
+  router.Add("GET", "/jobs/{id}", [](const HttpRequest&) { return JsonResponse(200, "{}"); });
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/jobs/x";
+  EXPECT_EQ(router.Handle(r).status, 401);
+  r.headers["Authorization"] = "Bearer tok";
+  EXPECT_EQ(router.Handle(r).status, 200);
+}
+
 TEST(ErrorsTest, CodesMapToHttpInOnePlace) {
   struct Case {
     Code code;
