@@ -32,6 +32,14 @@ json DataJson(const DataStats& d) {
           {"bytes_received", d.bytes_received}};
 }
 
+json JobsJson(const std::vector<RunningJob>& jobs) {
+  json out = json::array();
+  for (const auto& j : jobs) {
+    out.push_back({{"id", j.id}, {"kind", j.kind}, {"pid", j.pid}, {"started_ms", j.started_ms}});
+  }
+  return out;
+}
+
 bool IsHealthyState(const PublishedState& s) { return IsHealthy(s.system); }
 
 HttpResponse Health(NodeApi* node, const HttpRequest&) {
@@ -79,7 +87,8 @@ HttpResponse StatusRoute(NodeApi* node, const HttpRequest&) {
                     {"healthy", IsHealthyState(*s)},
                     {"members", std::move(members)},
                     {"conflicts", std::move(conflicts)},
-                    {"data", DataJson(s->data)}});
+                    {"data", DataJson(s->data)},
+                    {"jobs", JobsJson(s->jobs)}});
 }
 
 HttpResponse Metrics(NodeApi* node, const Router* router, const HttpRequest&) {

@@ -27,11 +27,19 @@ struct DataStats {
   uint64_t bytes_received = 0;
 };
 
+// A running job (from the job manager, sampled by the ticker), for /status.
+struct RunningJob {
+  std::string id, kind;
+  int pid = 0;
+  int64_t started_ms = 0;
+};
+
 // Immutable once published; handlers hold a shared_ptr to one for the whole request.
 struct PublishedState {
   core::Snapshot core;
   SystemStats system;
   DataStats data;
+  std::vector<RunningJob> jobs;
 };
 
 // POST /register: a node (its watchdog, every few minutes) announces where it can be reached.

@@ -16,6 +16,7 @@
 #include "orchestrator/base/log.h"
 #include "orchestrator/base/pid_lock.h"
 #include "orchestrator/base/sd_notify.h"
+#include "orchestrator/jobs/process.h"
 #include "orchestrator/node/node.h"
 #include "orchestrator/settings/settings.h"
 
@@ -89,6 +90,8 @@ int WaitForSignal(const sigset_t& set, const rift::node::Node& node,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `ringrift-p2p --job-shim <dir>`: the daemon re-executes itself as each job's supervisor.
+  if (auto rc = rift::jobs::RunShimIfRequested(argc, argv)) return *rc;
   // glibc gives each thread that allocates its own arena (up to 8 per core); the HTTP pool grows
   // and shrinks with load, so cap the arenas to keep resident memory flat.
   mallopt(M_ARENA_MAX, 2);

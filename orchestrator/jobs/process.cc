@@ -158,6 +158,16 @@ struct ProcessRunner::Impl {
   }
 };
 
+std::string CurrentExecutable() {
+#ifdef __APPLE__
+  return SelfExe();
+#else
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+#endif
+}
+
 ProcessRunner::ProcessRunner(RunnerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   if (impl_->options.shim_path.empty()) impl_->options.shim_path = SelfExe();

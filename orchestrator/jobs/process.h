@@ -139,6 +139,9 @@ std::optional<int> RunShimIfRequested(int argc, char** argv);
 Result<std::string> RunCapture(const std::vector<std::string>& argv,
                                std::chrono::milliseconds timeout);
 
+// The absolute path of the running program ("" if unknown).
+std::string CurrentExecutable();
+
 // Looks `program` up in a PATH-style list ("" when not found); a name with '/' is returned as is.
 std::string FindProgram(const std::string& program, const std::string& path_list);
 

@@ -22,6 +22,8 @@
 #include "orchestrator/datasvc/routes.h"
 #include "orchestrator/improve/routes.h"
 #include "orchestrator/improve/service.h"
+#include "orchestrator/jobs/manager.h"
+#include "orchestrator/jobs/routes.h"
 #include "orchestrator/net/peer_transport.h"
 #include "orchestrator/node/events.h"
 #include "orchestrator/node/system_stats.h"
@@ -116,6 +118,24 @@ datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
   return o;
 }
 
+jobs::ManagerOptions MakeJobOptions(const settings::Settings& s, datasvc::DataService* data) {
+  fs::path dir = fs::absolute(s.ringrift_dir).lexically_normal();
+  jobs::ManagerOptions o;
+  o.node_id = s.node_id;
+  o.ringrift_dir = dir.string();
+  o.data_root = data->options().data_root;
+  o.bin_dir = fs::path(jobs::CurrentExecutable()).parent_path().string();
+  o.db_path = (dir / "state" / "jobs.db").string();
+  o.jobs_dir = (dir / "state" / "jobs").string();
+  o.settings = s.jobs;
+  const settings::Host* self = s.FindHost(s.node_id);
+  o.max_jobs = self && self->max_parallel_jobs > 0 ? self->max_parallel_jobs : s.jobs.max_jobs;
+  o.seal = [data](const std::string& rel) {
+    return data->inventory()->SealNow(rel, RealTime().WallMillis());
+  };
+  return o;
+}
+
 }  // namespace
 
 struct Node::Impl : api::NodeApi {
@@ -134,6 +154,8 @@ struct Node::Impl : api::NodeApi {
   std::unique_ptr<improve::StateStore> improve_store;
   std::unique_ptr<improve::ImprovementService> improve;
   std::unique_ptr<datasvc::PushAgent> push_agent;  // outbound-only nodes
+  std::unique_ptr<jobs::JobManager> jobs;
+  std::vector<api::RunningJob> running_jobs;  // sampled with `system`
   SystemSampler sampler;
   api::SystemStats system;
   TimePoint next_sample{};
@@ -159,6 +181,7 @@ struct Node::Impl : api::NodeApi {
     auto next = std::make_shared<api::PublishedState>();
     next->core = std::move(snap);
     next->system = system;
+    next->jobs = running_jobs;
     if (data) {
       datasvc::DataFigures f = data->Figures();
       next->data = {f.files,
@@ -368,6 +391,16 @@ struct Node::Impl : api::NodeApi {
     return Status::Ok();
   }
 
+  void SampleJobs() {
+    jobs::JobCounts c = jobs->Counts();
+    system.selfplay_jobs = c.selfplay;
+    system.training_jobs = c.training;
+    running_jobs.clear();
+    for (const auto& j : jobs->List("", "running")) {
+      running_jobs.push_back({j.id, j.kind, j.pid, j.started_ms});
+    }
+  }
+
   // All periodic work, in one place (redis serverCron style).
   void Cron(TimePoint now) {
     std::vector<protocol::Envelope> out;
@@ -379,6 +412,7 @@ struct Node::Impl : api::NodeApi {
     }
     if (now >= next_sample) {  // disk/memory/cpu: outside every lock, never in a request
       system = sampler.Sample();
+      SampleJobs();
       next_sample = now + kSampleInterval;
     }
     Publish(std::move(snap));
@@ -422,10 +456,14 @@ Status Node::Start() {
   auto data = datasvc::DataService::Open(MakeDataOptions(s));
   if (!data.ok()) return data.status();
   n.data = std::move(data).value();
+  auto jobs = jobs::JobManager::Open(MakeJobOptions(s, n.data.get()));
+  if (!jobs.ok()) return jobs.status();
+  n.jobs = std::move(jobs).value();
 
   n.router = std::make_unique<api::Router>(s.auth_token);
   api::RegisterRoutes(n.router.get(), &n);
   n.StartDataPlane(n.router.get());
+  jobs::RegisterJobRoutes(n.router.get(), {&n, n.jobs.get()});
   api::ServerOptions so;
   so.bind_host = s.bind_host;
   so.port = s.port;
@@ -460,6 +498,7 @@ Status Node::Start() {
   n.leader_sync->Start();
   n.improve->Start();
   if (n.push_agent) n.push_agent->Start();
+  n.jobs->Start();
   n.started = true;
   log::Info("node " + s.node_id + " listening on " + s.bind_host + ":" + std::to_string(port) +
             " advertising " + n.url + " (p2p_port=" + std::to_string(port) + ")");
@@ -475,6 +514,7 @@ void Node::Stop() {
     return;
   }
   n.started = false;
+  n.jobs->BeginShutdown();  // ends log follows, so the server's workers can be joined
   n.server->Stop();
   {
     std::lock_guard lock(n.stop_mu);
@@ -485,6 +525,7 @@ void Node::Stop() {
   n.improve->Stop();  // before the sync it calls into
   if (n.push_agent) n.push_agent->Stop();
   n.leader_sync->Stop();
+  n.jobs->Stop();  // the jobs themselves keep running: the next daemon re-adopts them
   n.data->Stop();
   n.transport->Stop();
   std::error_code ec;
