@@ -38,6 +38,7 @@ int RunRiftctl(std::vector<std::string> args, std::ostream& out, std::ostream& e
   RegisterSyncCommands(app, commands);
   RegisterCleanupCommands(app, commands);
   RegisterImprovementCommands(app, commands);
+  RegisterJobsCommands(app, commands);
 #ifdef RIFT_CLI_HAVE_SETTINGS
   RegisterConfigCommands(app, commands);
 #endif

@@ -24,5 +24,6 @@ void RegisterCleanupCommands(CLI::App& app, Commands& commands);
 void RegisterImprovementCommands(CLI::App& app, Commands& commands);
 void RegisterPipelineCommands(CLI::App& app, Commands& commands);
 void RegisterSshCommands(CLI::App& app, Commands& commands);
+void RegisterJobsCommands(CLI::App& app, Commands& commands);
 
 }  // namespace rift::cli

@@ -230,7 +230,12 @@ Result<Launched> ProcessRunner::Launch(const LaunchSpec& spec) {
   }
 
   // Everything the child needs is built before fork().
-  std::vector<std::string> args = {impl_->options.shim_path, internal::kShimFlag, job_dir};
+  // argv[0] names the real program (ps shows it), whatever path execs it.
+  std::string shown = impl_->options.shim_path;
+  if (shown == SelfExe()) shown = CurrentExecutable();
+  std::vector<std::string> args = {shown.empty() ? impl_->options.shim_path : shown,
+                                   internal::kShimFlag, job_dir};
+  const std::string exec_path = impl_->options.shim_path;
   std::vector<std::string> env;
   for (const char* name : kShimEnv) {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
@@ -240,7 +245,7 @@ Result<Launched> ProcessRunner::Launch(const LaunchSpec& spec) {
 
   pid_t pid = ::fork();
   if (pid == 0) {
-    ExecShimChild(args[0].c_str(), argv.data(), envp.data(), devnull, log, report_w, max_fd);
+    ExecShimChild(exec_path.c_str(), argv.data(), envp.data(), devnull, log, report_w, max_fd);
   }
   int fork_errno = errno;
   for (int* fd : {&devnull, &log, &report_w}) {

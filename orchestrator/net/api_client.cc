@@ -163,4 +163,47 @@ Result<ApiResponse> ApiClient::Send(Method method, const std::vector<std::string
   return Unavailable(failures);
 }
 
+Result<ApiResponse> ApiClient::GetStream(const std::string& path,
+                                         const std::function<bool(std::string_view)>& on_data,
+                                         std::chrono::milliseconds read) const {
+  if (addrs_.empty()) return InvalidArgument("no address to send " + path + " to");
+  ApiTimeouts t = timeouts_;
+  t.read = read;
+  std::string failures;
+  for (const std::string& addr : addrs_) {
+    httplib::Client cli(addr);
+    if (!cli.is_valid()) {
+      failures += (failures.empty() ? "" : "; ") + addr + ": invalid address";
+      continue;
+    }
+    auto [cs, cu] = SecUsec(t.connect);
+    auto [rs, ru] = SecUsec(t.read);
+    cli.set_connection_timeout(cs, cu);
+    cli.set_read_timeout(rs, ru);
+    cli.set_tcp_nodelay(true);
+    httplib::Headers headers;
+    if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
+    ApiResponse out{0, "", addr};
+    bool received = false;
+    httplib::Result res = cli.Get(
+        path.c_str(), headers,
+        [&](const httplib::Response& r) {
+          out.status = r.status;
+          return true;
+        },
+        [&](const char* data, size_t len) {
+          received = true;
+          if (!out.ok()) {
+            if (out.body.size() < (1u << 20)) out.body.append(data, len);
+            return true;
+          }
+          return on_data(std::string_view(data, len));
+        });
+    if (res || res.error() == httplib::Error::Canceled) return out;
+    failures += (failures.empty() ? "" : "; ") + addr + ": " + Describe(res.error(), t);
+    if (received || out.status != 0) return Unavailable(failures);
+  }
+  return Unavailable(failures);
+}
+
 }  // namespace rift::net

@@ -12,7 +12,9 @@
 //   after a read/write failure it stops, since the server may have applied it.
 // - Immutable after construction; safe to use from several threads (one connection per call).
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "orchestrator/base/status.h"
@@ -57,6 +59,13 @@ class ApiClient {
   // be reached, the result is kUnavailable naming it.
   Result<ApiResponse> GetFromLeader(const std::string& path) const;
   Result<ApiResponse> PostToLeader(const std::string& path, const std::string& body) const;
+
+  // GET whose 2xx body goes to `on_data` piece by piece as it arrives (a false return stops the
+  // transfer); another status's body is returned in the response. `read` bounds the wait for
+  // each piece. Fails over to the next address only while nothing was received.
+  Result<ApiResponse> GetStream(const std::string& path,
+                                const std::function<bool(std::string_view)>& on_data,
+                                std::chrono::milliseconds read) const;
 
   const std::vector<std::string>& addrs() const { return addrs_; }
   const ApiTimeouts& timeouts() const { return timeouts_; }
