@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Not part of the test suite: timings on a shared
 # 2-core machine are noisy, so read ratios within one run.
-#   bench/run.sh [all|failover|detection|rss|health|sim|transfer|c4|watchdog]   (default: all)
+#   bench/run.sh [all|failover|detection|rss|health|sim|transfer|c4|watchdog|jobs]   (default: all)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
@@ -104,13 +104,19 @@ run_watchdog() {
   "$build/bench/watchdog_bench" --trials "$trials" --interval 1s
   "$build/bench/watchdog_bench" --trials "$trials" --interval 200ms --health-timeout 500ms
 }
+run_jobs() {
+  cmake --build "$build" --target job_bench >/dev/null
+  section "job start latency (request to running process; target: median under 50 ms)"
+  "$build/bench/job_bench" --trials "${RIFT_BENCH_JOB_TRIALS:-50}"
+}
 run_sim() {
   section "simulated convergence (deterministic simulator)"
   "$build/tests/sim/sim_convergence"
 }
 
 case "$what" in
-  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer; run_c4; run_watchdog ;;
+  all) run_failover; run_detection; run_rss; run_health; run_sim; run_transfer; run_c4; run_watchdog;
+    run_jobs ;;
   failover) run_failover ;;
   detection) run_detection ;;
   rss) run_rss ;;
@@ -120,5 +126,6 @@ case "$what" in
   watchdog) run_watchdog ;;
   transfer) run_transfer ;;
   c4) run_c4 ;;
+  jobs) run_jobs ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@
 # The units are generated at install time, from systemd/*.service.in, for the prefix actually
 # installed to: `cmake --install --prefix`, or /usr inside the package.
 
-set(RIFT_PROGRAMS ringrift-p2p riftctl ringrift-resilience rift-c4)
+set(RIFT_PROGRAMS ringrift-p2p riftctl ringrift-resilience rift-c4 ringrift-job-shim)
 set(RIFT_PACKAGE_MAINTAINER "RingRift maintainers <root@localhost>"
     CACHE STRING "Maintainer field of the .deb")
 

@@ -170,7 +170,12 @@ std::string CurrentExecutable() {
 
 ProcessRunner::ProcessRunner(RunnerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
-  if (impl_->options.shim_path.empty()) impl_->options.shim_path = SelfExe();
+  if (impl_->options.shim_path.empty()) {
+    fs::path beside = fs::path(CurrentExecutable()).parent_path() / "ringrift-job-shim";
+    impl_->options.shim_path =
+        !beside.parent_path().empty() && ::access(beside.c_str(), X_OK) == 0 ? beside.string()
+                                                                             : SelfExe();
+  }
   int p[2];
   if (::pipe(p) == 0) {
     for (int fd : p) {

@@ -72,7 +72,8 @@ struct ExitRecord {
 
 struct RunnerOptions {
   // Run as `<shim_path> --job-shim <job_dir>`; that program must call RunShimIfRequested()
-  // first thing in main(). Empty = this program (/proc/self/exe).
+  // first thing in main(). Empty = `ringrift-job-shim` when it sits beside this program, else
+  // this program itself (/proc/self/exe).
   std::string shim_path;
   std::chrono::milliseconds start_timeout{10000};
 };

@@ -320,6 +320,27 @@ TEST_F(ProcessTest, EnvironmentAndWorkingDirectoryAreTheSpecs) {
   EXPECT_NE(log.find("HOME=unset\n"), std::string::npos) << log;
 }
 
+TEST_F(ProcessTest, TheStandaloneShimProgramWorksLikeTheReexecutedOne) {
+  ProcessRunner standalone(RunnerOptions{RIFT_JOB_SHIM, seconds(10)});
+  auto spec = Sh("exit 9");
+  auto l = standalone.Launch(spec);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  ProcessRunner::Probe p;
+  ASSERT_TRUE(Eventually([&] {
+    p = standalone.Check(spec.job_dir, *l);
+    return p.state == JobState::kExited;
+  }));
+  EXPECT_EQ(p.exit.exit_code, 9);
+}
+
+TEST_F(ProcessTest, AShimProgramWithoutTheShimModeIsAClearError) {
+  ProcessRunner wrong(RunnerOptions{"/bin/true", seconds(10)});
+  auto l = wrong.Launch(Sh("exit 0"));
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("RunShimIfRequested"), std::string::npos)
+      << l.status().ToString();
+}
+
 TEST(RunCaptureTest, CapturesStdoutTimesOutAndReportsMissingPrograms) {
   auto out = RunCapture({"sh", "-c", "echo hi; echo err >&2"}, seconds(20));
   ASSERT_TRUE(out.ok()) << out.status().ToString();
