@@ -872,6 +872,9 @@ TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
   EXPECT_EQ(s->sync.interval, std::chrono::seconds(60));
   EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.80);
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.70);
+  EXPECT_EQ(s->jobs.max_jobs, 8);
+  EXPECT_EQ(s->jobs.catalogue.size(), 5u);
+  EXPECT_EQ(s->jobs.catalogue[0].name, "selfplay");
 }
 
 TEST(TrainingNodesTest, RolesWinElseTheStrongestGpuHostsElseNone) {
