@@ -186,9 +186,10 @@ TEST_F(ProcessTest, WhatAJobLeavesInItsGroupIsKilledWhenItExits) {
 
 TEST_F(ProcessTest, TheTimeoutStopsTheJob) {
   auto spec = Sh("sleep 300");
-  // Long enough that the job has started (and made its group) on a loaded machine: a stop that
-  // comes before the group exists only gets the SIGKILL after the grace.
+  // On a loaded machine: a timeout long enough for the job to be well under way, and a grace
+  // long enough that the SIGTERMed shell runs (and dies of it) before any SIGKILL could come.
   spec.timeout = milliseconds(2000);
+  spec.grace = seconds(30);
   Launched l = Start(spec);
   auto p = WaitExit(spec, l);
   ASSERT_EQ(p.state, JobState::kExited);
