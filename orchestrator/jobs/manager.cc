@@ -1,35 +1,34 @@
 #include "orchestrator/jobs/manager.h"
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
-#include <random>
-#include <sstream>
-#include <thread>
 
 #include "orchestrator/base/log.h"
-#include "orchestrator/base/time.h"
-#include "orchestrator/jobs/catalogue.h"
-#include "orchestrator/jobs/job_store.h"
-#include "orchestrator/jobs/record_internal.h"
+#include "orchestrator/jobs/manager_internal.h"
 
 extern char** environ;  // NOLINT: POSIX
 
 namespace rift::jobs {
+namespace internal {
+
+int64_t NowMs() { return RealTime().WallMillis(); }
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace internal
+
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using internal::Join;
+using internal::kKillMargin;
+using internal::NowMs;
 
-constexpr uint64_t kResultTailBytes = 64 << 10;
 constexpr auto kGpuWait = std::chrono::seconds(15);
-constexpr auto kRetentionInterval = std::chrono::seconds(60);
-// After the grace, the shim kills the group itself; the monitor only steps in when it cannot.
-constexpr auto kKillMargin = std::chrono::seconds(3);
-
-int64_t NowMs() { return RealTime().WallMillis(); }
 
 bool Secret(const std::string& kv) {
   static const char* kDropped[] = {"RINGRIFT_CLUSTER_AUTH_TOKEN", "NOTIFY_SOCKET=", "LISTEN_FDS=",
@@ -39,12 +38,6 @@ bool Secret(const std::string& kv) {
     if (kv.rfind(p, 0) == 0) return true;
   }
   return false;
-}
-
-std::string Join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 bool IsSelfplay(const std::string& kind) { return kind.find("selfplay") != std::string::npos; }
@@ -58,307 +51,84 @@ Status StartFailure(const std::string& id, const Status& st) {
 
 }  // namespace
 
-std::string ParseResult(const std::string& tail) {
-  size_t end = tail.size();
-  while (end > 0) {
-    size_t start = tail.rfind('\n', end - 1);
-    start = start == std::string::npos ? 0 : start + 1;
-    std::string line = tail.substr(start, end - start);
-    end = start == 0 ? 0 : start - 1;
-    line.erase(line.find_last_not_of(" \t\r\n") + 1);
-    line.erase(0, line.find_first_not_of(" \t"));
-    if (line.empty() || line.rfind("[job-shim]", 0) == 0 || line.front() != '{') continue;
-    json j = json::parse(line, nullptr, false);
-    if (j.is_object()) return j.dump();
+const settings::JobKind* JobManager::Impl::FindKind(const std::string& name) const {
+  for (const auto& k : catalogue) {
+    if (k.name == name) return &k;
   }
-  return "";
+  return nullptr;
 }
 
-struct JobManager::Impl {
-  struct Entry {
-    JobRecord rec;
-    TimePoint kill_at{};
-    bool launching = false;
-  };
+std::string JobManager::Impl::KnownKinds() const {
+  std::vector<std::string> names;
+  for (const auto& k : catalogue) names.push_back(k.name);
+  return Join(names, ", ");
+}
 
-  ManagerOptions o;
-  std::vector<settings::JobKind> catalogue;
-  std::unique_ptr<JobStore> store;
-  ProcessRunner runner;
-  std::vector<std::string> base_env;
+std::string JobManager::Impl::NewIdLocked() {
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rng() & 0xffff));
+  return o.node_id + "-" + std::to_string(NowMs()) + "-" + suffix;
+}
 
-  mutable std::mutex mu;
-  mutable std::condition_variable changed;
-  std::map<std::string, Entry> jobs;
-  std::map<std::string, std::string> keys;  // idempotency key -> job id
-  std::vector<GpuInfo> gpus;
-  bool gpus_known = false;
-  bool stopping = false;
-  std::mt19937_64 rng{std::random_device{}()};
-  std::thread monitor;
-  std::atomic<bool> shutting_down{false};
+bool JobManager::Impl::WaitForGpus() {
+  std::unique_lock lock(mu);
+  return changed.wait_for(lock, kGpuWait, [this] { return gpus_known || stopping; }) &&
+         gpus_known;
+}
 
-  explicit Impl(ManagerOptions options) : o(std::move(options)), runner(o.runner) {}
-
-  const settings::JobKind* FindKind(const std::string& name) const {
-    for (const auto& k : catalogue) {
-      if (k.name == name) return &k;
-    }
-    return nullptr;
+int JobManager::Impl::ActiveLocked(const std::string& kind) const {
+  int n = 0;
+  for (const auto& [id, e] : jobs) {
+    if (!e.rec.Finished() && (kind.empty() || e.rec.kind == kind)) ++n;
   }
+  return n;
+}
 
-  std::string KnownKinds() const {
-    std::vector<std::string> names;
-    for (const auto& k : catalogue) names.push_back(k.name);
-    return Join(names, ", ");
+Result<std::vector<std::string>> JobManager::Impl::AssignGpusLocked(const settings::JobKind& kind) const {
+  if (kind.gpus <= 0) return std::vector<std::string>{};
+  if (gpus.empty()) {
+    return FailedPrecondition("kind " + kind.name + " needs " + std::to_string(kind.gpus) +
+                              " GPU(s); this node has none");
   }
+  std::vector<std::string> busy;
+  for (const auto& [id, e] : jobs) {
+    if (!e.rec.Finished()) busy.insert(busy.end(), e.rec.gpus.begin(), e.rec.gpus.end());
+  }
+  std::vector<std::string> free;
+  for (const auto& g : gpus) {
+    if (std::find(busy.begin(), busy.end(), g.index) == busy.end()) free.push_back(g.index);
+  }
+  if (free.size() < static_cast<size_t>(kind.gpus)) {
+    return ResourceExhausted("kind " + kind.name + " needs " + std::to_string(kind.gpus) +
+                             " GPU(s); " + std::to_string(free.size()) + " of " +
+                             std::to_string(gpus.size()) + " free");
+  }
+  free.resize(static_cast<size_t>(kind.gpus));
+  return free;
+}
 
-  std::string NewIdLocked() {
-    char suffix[8];
-    std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(rng() & 0xffff));
-    return o.node_id + "-" + std::to_string(NowMs()) + "-" + suffix;
+std::vector<std::string> JobManager::Impl::JobEnv(const JobRecord& rec, const Command& cmd) const {
+  std::map<std::string, std::string> m;
+  for (const auto& kv : base_env) {
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && !Secret(kv)) m[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  for (const auto& [k, v] : cmd.env) m[k] = v;
+  m["RINGRIFT_JOB_ID"] = rec.id;
+  m["RINGRIFT_JOB_KIND"] = rec.kind;
+  m["RINGRIFT_NODE_ID"] = o.node_id;
+  m["RINGRIFT_OUT_DIR"] = cmd.out_dir_abs;
+  if (!rec.gpus.empty() && rec.gpus[0] != "mps") m["CUDA_VISIBLE_DEVICES"] = Join(rec.gpus, ",");
+  std::vector<std::string> env;
+  for (const auto& [k, v] : m) env.push_back(k + "=" + v);
+  return env;
+}
 
-  bool WaitForGpus() {
-    std::unique_lock lock(mu);
-    return changed.wait_for(lock, kGpuWait, [this] { return gpus_known || stopping; }) &&
-           gpus_known;
+void JobManager::Impl::Persist(const JobRecord& rec) {
+  if (Status st = store->Put(rec); !st.ok()) {
+    log::Error("jobs: cannot record job " + rec.id + ": " + st.ToString());
   }
-
-  int ActiveLocked(const std::string& kind = "") const {
-    int n = 0;
-    for (const auto& [id, e] : jobs) {
-      if (!e.rec.Finished() && (kind.empty() || e.rec.kind == kind)) ++n;
-    }
-    return n;
-  }
-
-  Result<std::vector<std::string>> AssignGpusLocked(const settings::JobKind& kind) const {
-    if (kind.gpus <= 0) return std::vector<std::string>{};
-    if (gpus.empty()) {
-      return FailedPrecondition("kind " + kind.name + " needs " + std::to_string(kind.gpus) +
-                                " GPU(s); this node has none");
-    }
-    std::vector<std::string> busy;
-    for (const auto& [id, e] : jobs) {
-      if (!e.rec.Finished()) busy.insert(busy.end(), e.rec.gpus.begin(), e.rec.gpus.end());
-    }
-    std::vector<std::string> free;
-    for (const auto& g : gpus) {
-      if (std::find(busy.begin(), busy.end(), g.index) == busy.end()) free.push_back(g.index);
-    }
-    if (free.size() < static_cast<size_t>(kind.gpus)) {
-      return ResourceExhausted("kind " + kind.name + " needs " + std::to_string(kind.gpus) +
-                               " GPU(s); " + std::to_string(free.size()) + " of " +
-                               std::to_string(gpus.size()) + " free");
-    }
-    free.resize(static_cast<size_t>(kind.gpus));
-    return free;
-  }
-
-  std::vector<std::string> JobEnv(const JobRecord& rec, const Command& cmd) const {
-    std::map<std::string, std::string> m;
-    for (const auto& kv : base_env) {
-      auto eq = kv.find('=');
-      if (eq != std::string::npos && !Secret(kv)) m[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    for (const auto& [k, v] : cmd.env) m[k] = v;
-    m["RINGRIFT_JOB_ID"] = rec.id;
-    m["RINGRIFT_JOB_KIND"] = rec.kind;
-    m["RINGRIFT_NODE_ID"] = o.node_id;
-    m["RINGRIFT_OUT_DIR"] = cmd.out_dir_abs;
-    if (!rec.gpus.empty() && rec.gpus[0] != "mps") m["CUDA_VISIBLE_DEVICES"] = Join(rec.gpus, ",");
-    std::vector<std::string> env;
-    for (const auto& [k, v] : m) env.push_back(k + "=" + v);
-    return env;
-  }
-
-  void Persist(const JobRecord& rec) {
-    if (Status st = store->Put(rec); !st.ok()) {
-      log::Error("jobs: cannot record job " + rec.id + ": " + st.ToString());
-    }
-  }
-
-  // Updates a record under the lock, then persists and announces it.
-  template <typename Fn>
-  std::optional<JobRecord> Update(const std::string& id, Fn&& fn) {
-    JobRecord copy;
-    {
-      std::lock_guard lock(mu);
-      auto it = jobs.find(id);
-      if (it == jobs.end()) return std::nullopt;
-      fn(it->second);
-      copy = it->second.rec;
-    }
-    Persist(copy);
-    changed.notify_all();
-    return copy;
-  }
-
-  void SealOutputs(const JobRecord& rec) {
-    if (!o.seal || rec.out_dir.empty()) return;
-    std::error_code ec;
-    fs::path root = fs::path(o.data_root) / rec.out_dir;
-    int sealed = 0;
-    for (auto it = fs::recursive_directory_iterator(
-             root, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      if (!it->is_regular_file(ec) || name.empty() || name[0] == '.' ||
-          (name.size() > 5 && name.compare(name.size() - 5, 5, ".part") == 0)) {
-        continue;
-      }
-      std::string rel = (fs::path(rec.out_dir) / it->path().lexically_relative(root)).string();
-      if (Status st = o.seal(rel); st.ok()) {
-        ++sealed;
-      } else {
-        log::Warn("jobs: cannot seal " + rel + " of job " + rec.id + ": " + st.ToString());
-      }
-    }
-    if (sealed > 0) log::Info("jobs: sealed " + std::to_string(sealed) + " file(s) of " + rec.id);
-  }
-
-  void Finalize(const std::string& id, const ExitRecord* e, const std::string& lost_reason) {
-    JobRecord rec;
-    {
-      std::lock_guard lock(mu);
-      auto it = jobs.find(id);
-      if (it == jobs.end() || it->second.rec.Finished()) return;
-      rec = it->second.rec;
-    }
-    rec.ended_ms = e && e->ended_ms ? e->ended_ms : NowMs();
-    if (!e) {
-      rec.state = "lost";
-      rec.error = lost_reason;
-    } else {
-      rec.exit_code = e->exit_code;
-      rec.signal = e->signal;
-      rec.timed_out = e->timed_out;
-      rec.stop_requested = rec.stop_requested || e->stop_requested;
-      if (rec.stop_requested) {
-        rec.state = "stopped";
-      } else if (e->exit_code == 0 && e->error.empty() && !e->timed_out) {
-        rec.state = "exited";
-      } else {
-        rec.state = "failed";
-        rec.error = !e->error.empty() ? e->error
-                    : e->timed_out   ? "timed out after " + std::to_string(rec.timeout_ms / 1000) + " s"
-                    : e->signal      ? "killed by signal " + std::to_string(*e->signal)
-                    : e->exit_code   ? "exit code " + std::to_string(*e->exit_code)
-                                     : "no exit status";
-      }
-    }
-    rec.result = ParseResult(ReadLogTail(rec.job_dir, kResultTailBytes));
-    SealOutputs(rec);
-    Update(id, [&](Entry& entry) { entry.rec = rec; });
-    log::Info("jobs: " + rec.id + " (" + rec.kind + ") " + rec.state +
-              (rec.error.empty() ? "" : ": " + rec.error));
-  }
-
-  // One pass over the unfinished jobs: exits, stop deadlines, re-adoption of earlier daemons'.
-  void Poll() {
-    std::vector<Entry> active;
-    {
-      std::lock_guard lock(mu);
-      for (const auto& [id, e] : jobs) {
-        if (!e.rec.Finished() && !e.launching) active.push_back(e);
-      }
-    }
-    const TimePoint now = Clock::now();
-    for (Entry& e : active) {
-      JobRecord& rec = e.rec;
-      if (!rec.launched.job.valid()) {  // an earlier daemon died while starting it
-        if (auto started = ReadStarted(rec.job_dir)) {
-          Update(rec.id, [&](Entry& x) {
-            x.rec.launched = *started;
-            x.rec.pid = started->job.pid;
-            x.rec.started_ms = started->started_ms;
-            x.rec.state = "running";
-          });
-          rec.launched = *started;
-        } else if (auto exit = ReadExit(rec.job_dir)) {
-          Finalize(rec.id, &*exit, "");
-          continue;
-        } else {
-          Finalize(rec.id, nullptr, "the daemon stopped while the job was starting");
-          continue;
-        }
-      }
-      ProcessRunner::Probe p = runner.Check(rec.job_dir, rec.launched);
-      switch (p.state) {
-        case JobState::kExited:
-          Finalize(rec.id, &p.exit, "");
-          break;
-        case JobState::kGone:
-          Finalize(rec.id, nullptr,
-                   "the job and its supervisor are gone and no exit was recorded");
-          break;
-        case JobState::kOrphaned:
-        case JobState::kRunning: {
-          bool overdue = rec.timeout_ms > 0 && p.state == JobState::kOrphaned &&
-                         NowMs() - rec.started_ms > rec.timeout_ms + rec.timeout_ms / 10;
-          bool kill = rec.stop_requested && e.kill_at != TimePoint{} && now >= e.kill_at;
-          if (kill || overdue) runner.Kill(rec.launched);
-          if (p.state == JobState::kOrphaned && rec.error.empty()) {
-            Update(rec.id, [](Entry& x) {
-              x.rec.error = "its supervisor was killed: the exit status will not be known";
-            });
-          }
-          break;
-        }
-      }
-    }
-  }
-
-  void Retain() {
-    std::vector<JobRecord> drop;
-    {
-      std::lock_guard lock(mu);
-      std::vector<const JobRecord*> finished;
-      for (const auto& [id, e] : jobs) {
-        if (e.rec.Finished()) finished.push_back(&e.rec);
-      }
-      if (finished.size() <= o.keep_finished) return;
-      std::sort(finished.begin(), finished.end(), [](const JobRecord* a, const JobRecord* b) {
-        return a->created_ms != b->created_ms ? a->created_ms < b->created_ms : a->id < b->id;
-      });
-      for (size_t i = 0; i + o.keep_finished < finished.size(); ++i) drop.push_back(*finished[i]);
-      for (const auto& r : drop) {
-        if (!r.idempotency_key.empty()) keys.erase(r.idempotency_key);
-        jobs.erase(r.id);
-      }
-    }
-    for (const auto& r : drop) {
-      if (Status st = store->Delete(r.id); !st.ok()) log::Warn("jobs: " + st.ToString());
-      std::error_code ec;
-      if (!r.job_dir.empty()) fs::remove_all(r.job_dir, ec);
-    }
-  }
-
-  void MonitorLoop() {
-    std::vector<GpuInfo> found = o.detect_gpus ? o.detect_gpus() : std::vector<GpuInfo>{};
-    {
-      std::lock_guard lock(mu);
-      gpus = std::move(found);
-      gpus_known = true;
-    }
-    changed.notify_all();
-    log::Info("jobs: " + std::to_string(gpus.size()) + " GPU(s) detected");
-    TimePoint next_retention{};
-    while (true) {
-      {
-        std::lock_guard lock(mu);
-        if (stopping) return;
-      }
-      Poll();
-      if (Clock::now() >= next_retention) {
-        Retain();
-        next_retention = Clock::now() + kRetentionInterval;
-      }
-      runner.WaitForActivity(o.poll_interval);
-    }
-  }
-};
+}
 
 JobManager::JobManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
