@@ -101,6 +101,7 @@ run_c4() {
 }
 run_watchdog() {
   section "watchdog: kill -9 the daemon -> healthy replacement (direct spawn)"
+  "$build/bench/watchdog_bench" --trials "$trials" --interval 10s --health-timeout 3s
   "$build/bench/watchdog_bench" --trials "$trials" --interval 1s
   "$build/bench/watchdog_bench" --trials "$trials" --interval 200ms --health-timeout 500ms
 }

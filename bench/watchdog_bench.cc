@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -50,6 +51,12 @@ pid_t HealthyReplacement(const std::string& dir, pid_t old_pid) {
   auto r = HttpRequest("GET", "http://127.0.0.1:" + std::to_string(port), "/health", "", "", {},
                        milliseconds(500));
   return r.status == 200 ? holder->pid : 0;
+}
+
+// "200ms", "1s", "10s" (what the bench passes on) in milliseconds.
+double IntervalMs(const std::string& d) {
+  double n = std::atof(d.c_str());
+  return d.size() > 2 && d.compare(d.size() - 2, 2, "ms") == 0 ? n : n * 1000;
 }
 
 void KillHolder(const std::string& dir) {
@@ -100,8 +107,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "watchdog did not start:\n%s\n", watchdog.Log().c_str());
       continue;
     }
-    // Kill at a random phase of the watchdog's interval, as a crash would.
-    std::this_thread::sleep_for(milliseconds(100 + 137 * t % 900));
+    // Kill at a spread of phases of the watchdog's interval, as crashes would come.
+    const double phase = (0.5 + t) / trials;  // (0, 1), evenly spread
+    std::this_thread::sleep_for(
+        milliseconds(static_cast<int64_t>(100 + phase * IntervalMs(interval))));
     const pid_t old_pid = daemon->pid();
     const auto killed = Clock::now();
     daemon->Kill(SIGKILL);

@@ -191,7 +191,10 @@ Result<std::unique_ptr<FallbackJobs>> MakeJobFallback(JobFallbackOptions options
                          [](const settings::JobKind& k) { return k.name == kKind; });
   if (it == kinds.end()) return InvalidArgument("the job catalogue has no kind fallback_selfplay");
   if (it->argv.empty()) return InvalidArgument("fallback_selfplay: empty argv");
-  return std::unique_ptr<FallbackJobs>(new JobFallback(std::move(options), *it));
+  settings::JobKind kind = *it;
+  // Fallback games go where the data plane syncs selfplay, whatever the kind leaves unsaid.
+  if (kind.out_dir.empty()) kind.out_dir = "selfplay/fallback/{node}/{job_id}";
+  return std::unique_ptr<FallbackJobs>(new JobFallback(std::move(options), std::move(kind)));
 }
 
 }  // namespace rift::resilience

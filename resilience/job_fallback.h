@@ -1,7 +1,7 @@
 #pragma once
 // FallbackJobs on the job runner of orchestrator/jobs: each job is the catalogue kind
-// `fallback_selfplay` (jobs: section, else the built-in one), writing into
-// data/selfplay/fallback/<node>/<job_id>, under a shim in its own session with its own log. Jobs
+// `fallback_selfplay` (jobs: section, else the built-in one), writing into its out_dir (default
+// data/selfplay/fallback/<node>/<job_id>), under a shim in its own session with its own log. Jobs
 // live in <RINGRIFT_DIR>/state/fallback/<job_id>/, one per slot (a GPU, or the CPU), so a later
 // watchdog run counts and stops them by identity (pid + start time), never by name.
 #include <memory>

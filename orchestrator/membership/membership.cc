@@ -56,6 +56,9 @@ std::vector<Envelope> Membership::Tick(TimePoint now) {
   if (s.probe.active && now >= s.probe.deadline) s.FinishProbe(false, now);
   if (s.probe.active && !s.probe.indirect_sent && now >= s.probe.indirect_at) s.SendIndirect(out);
   if (!s.probe.active && now >= s.next_probe_at) s.StartProbe(now, out);
+  // Cut off from every member: look for the cluster now (then every probe interval), not at the
+  // rejoin scheduled while others were still alive, which may be tens of seconds away.
+  if (s.alive == 0 && s.next_join_at > now + s.config.timers.probe_interval) s.next_join_at = now;
   if (now >= s.next_join_at) s.Join(now, out);
   for (const std::string& url : s.contacts) {
     if (s.contact_seqs.size() >= 64) s.contact_seqs.erase(s.contact_seqs.begin());

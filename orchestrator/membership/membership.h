@@ -4,8 +4,9 @@
 // every inbound membership envelope, and sends what they return.
 //
 // Protocol (see docs/protocol.md):
-//  - Join: while no member is alive, and every `rejoin_interval` anyway, Ping one seed URL
-//    (seeds tried in order, with failover) and one random dead member (heals partitions).
+//  - Join: while no member is alive (from the moment the last one is lost), and every
+//    `rejoin_interval` anyway, Ping one seed URL (seeds tried in order, with failover) and one
+//    random dead member (heals partitions).
 //  - Each `probe_interval`, Ping the next member of a shuffled round robin. No Ack within
 //    `probe_timeout` -> PingReq to `indirect_probes` random alive members, which relay a Ping.
 //    No Ack by the end of the period -> suspect. Suspect for `suspicion_timeout` (Lifeguard:

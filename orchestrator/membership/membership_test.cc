@@ -204,6 +204,22 @@ TEST(MembershipTest, RegisteredUrlIsProbedAtTheNextTickAndJoinsTwoStrangers) {
   EXPECT_FALSE(*again);
 }
 
+TEST(MembershipTest, ANodeThatLostEveryMemberLooksForTheClusterAtOnce) {
+  // Not at the next rejoin (seconds away): a cut-off node must notice a returning peer within a
+  // few probe intervals (its watchdog stops fallback selfplay on that).
+  Cluster c;
+  c.Add(0);
+  Config late = ConfigFor(1, {UrlFor(0)});
+  late.timers.rejoin_interval = seconds(30);  // the daemon's default
+  Membership& n1 = c.Add(late);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSeeEachOther(); }, seconds(2)));
+  c.Kill(UrlFor(0));
+  ASSERT_TRUE(c.RunUntil([&] { return Sees(n1, "n0", MemberState::kDead); }, seconds(5)));
+  c.Add(ConfigFor(0, {}, 2));  // restarted: knows nobody, has no seeds; only n1 can rejoin
+  EXPECT_TRUE(c.RunUntil([&] { return Sees(n1, "n0", MemberState::kAlive); },
+                         3 * FastTimers().probe_interval));
+}
+
 TEST(MembershipTest, AddSeedRefusesOurOwnUrlAndLoopbackFromARealCluster) {
   Cluster c;
   Membership& a = c.Add(0);

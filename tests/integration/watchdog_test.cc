@@ -350,8 +350,7 @@ class FallbackTest : public WatchdogTest {
                             "  stop_grace_s: 2\n"
                             "  catalogue:\n"
                             "    fallback_selfplay:\n"
-                            "      argv: [/bin/sh, -c, 'echo $$ > {out_dir}/pid; exec sleep 600']\n"
-                            "      out_dir: selfplay/fallback/{node}/{job_id}\n";
+                            "      argv: [/bin/sh, -c, 'echo $$ > {out_dir}/pid; exec sleep 600']\n";
     env_["RINGRIFT_P2P_VOTERS"] = "n1";
     env_["COORDINATOR_URL"] = leader_->url();
     env_["RINGRIFT_HOSTS_FILE"] = hosts;
