@@ -53,7 +53,7 @@ LOGROTATE_FILE=/etc/logrotate.d/ringrift
 INSTALL_BIN=/usr/local/bin
 UNITS="ringrift-p2p ringrift-resilience"
 REQUIRED_BINS="ringrift-p2p ringrift-resilience riftctl"
-OPTIONAL_BINS="rift-c4"
+OPTIONAL_BINS="ringrift-job-shim rift-c4"  # copied beside the others when built
 LOG_CAP=256M   # the cron size cap, between logrotate runs
 
 usage() {

@@ -54,39 +54,5 @@ TEST(ConfigExamples, ExamplesLoad) {
   EXPECT_EQ(s->hosts.size(), 4u);
 }
 
-// Sections documented as commented-out blocks ("# jobs:" and the lines under it, up to the first
-// line that is not a comment) must load once uncommented: the documentation cannot drift from
-// what the loader accepts.
-TEST(ConfigExamples, CommentedOutSectionsLoadWhenUncommented) {
-  std::istringstream in(Read(kHosts));
-  std::string out, line;
-  int blocks = 0;
-  bool inside = false;
-  const std::regex start("^# [a-z_]+:$");
-  while (std::getline(in, line)) {
-    if (!inside && std::regex_match(line, start)) {
-      inside = true;
-      ++blocks;
-    } else if (inside && (line.empty() || line[0] != '#')) {
-      inside = false;
-    }
-    out += (inside && line.size() >= 2 ? line.substr(2) : line) + "\n";
-  }
-  ASSERT_GT(blocks, 0) << "no commented-out section in " << kHosts;
-  const std::string path = ::testing::TempDir() + "/config_examples_uncommented.yaml";
-  std::ofstream(path) << out;
-  Sources sources;
-  sources.node_conf_path = kNodeConf;
-  sources.hosts_yaml_path = path;
-  sources.use_default_paths = false;
-  std::vector<Problem> problems;
-  Result<Settings> s = Load(sources, &problems);
-  std::string all;
-  for (const auto& p : problems) all += p.ToString() + "\n";
-  ASSERT_TRUE(s.ok()) << all;
-  EXPECT_FALSE(HasErrors(problems)) << all;
-  EXPECT_FALSE(s->jobs.catalogue.empty()) << "the jobs: example was not loaded";
-}
-
 }  // namespace
 }  // namespace rift::settings
