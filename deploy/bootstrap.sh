@@ -20,6 +20,9 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev nloh
 TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light rsync
   cron logrotate systemd python3 dpkg-dev openssh-server openssh-client)
 
+# What a node runs (deploy/setup_node_resilience.sh installs these) and the example workload.
+PROGRAMS="ringrift-p2p riftctl ringrift-resilience rift-c4"
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 sudo_cmd() {
@@ -71,13 +74,11 @@ case "$cmd" in
     ;;
   build)
     install_pkgs "${BUILD_PKGS[@]}"
-    TARGETS="ringrift-p2p riftctl" build build/release -DCMAKE_BUILD_TYPE=Release \
-      -DRIFT_BUILD_TESTS=OFF
+    TARGETS=$PROGRAMS build build/release -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF
     ;;
   demo)
     install_pkgs "${BUILD_PKGS[@]}"
-    TARGETS="ringrift-p2p riftctl" build build/release -DCMAKE_BUILD_TYPE=Release \
-      -DRIFT_BUILD_TESTS=OFF
+    TARGETS=$PROGRAMS build build/release -DCMAKE_BUILD_TYPE=Release -DRIFT_BUILD_TESTS=OFF
     exec examples/demo.sh build/release
     ;;
   test)

@@ -11,9 +11,9 @@
 #                   the final paths; services are enabled by links, nothing is started)
 #   --cron-only     no systemd units: cron runs the watchdog (default where systemd is not
 #                   running; with --root the default is systemd)
-#   --bin-dir DIR   where ringrift-p2p, ringrift-resilience and riftctl are (default: found on
-#                   PATH, else this checkout's build/{release,ci,dev}/bin). Binaries from a build
-#                   tree are installed into /usr/local/bin.
+#   --bin-dir DIR   where ringrift-p2p, ringrift-resilience and riftctl are (default: this
+#                   checkout's build/{release,ci,dev}/bin, else found on PATH). Binaries from
+#                   a build tree are installed into /usr/local/bin.
 #   --start         start the services (the runbook starts them by hand: systemctl start ...)
 #   --uninstall     stop and disable the services and remove every file this script installed
 #                   (RINGRIFT_DIR and the logs stay)
@@ -53,7 +53,7 @@ LOGROTATE_FILE=/etc/logrotate.d/ringrift
 INSTALL_BIN=/usr/local/bin
 UNITS="ringrift-p2p ringrift-resilience"
 REQUIRED_BINS="ringrift-p2p ringrift-resilience riftctl"
-OPTIONAL_BINS="rift-c4"
+OPTIONAL_BINS="ringrift-job-shim rift-c4"  # copied beside the others when built
 LOG_CAP=256M   # the cron size cap, between logrotate runs
 
 usage() {
@@ -161,7 +161,7 @@ stop_direct_daemon() {
   fi
 }
 
-# ---- uninstall ------------------------------------------------------------------------------------
+# ---- uninstall -----------------------------------------------------------------------------------
 
 if [ "$UNINSTALL" = 1 ]; then
   say "uninstalling the RingRift node setup${ROOT:+ from $ROOT}"
@@ -190,7 +190,7 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-# ---- inputs ---------------------------------------------------------------------------------------
+# ---- inputs --------------------------------------------------------------------------------------
 
 valid_node_id "$NODE_ID" ||
   die "bad node id '$NODE_ID': use letters, digits, '.', '_' and '-' (1-64 characters)"
@@ -208,6 +208,7 @@ fi
 SRC_BIN=$(find_bin_dir "$SRC_DIR" $REQUIRED_BINS) || exit 1
 # shellcheck disable=SC2086
 check_bins_run "$SRC_BIN" $REQUIRED_BINS
+say "binaries: $SRC_BIN ($("$SRC_BIN/ringrift-p2p" --version 2>/dev/null || echo "no version"))"
 RIFTCTL=$SRC_BIN/riftctl
 COPY_BINS=0
 if [ -n "$ROOT" ]; then
@@ -369,7 +370,8 @@ EOF
   if [ -r "$OLD_CONF" ]; then
     local line k kept=0
     while IFS= read -r line || [ -n "$line" ]; do
-      k=$(printf '%s' "$line" | sed -n 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)=.*/\2/p')
+      k=$(printf '%s' "$line" |
+        sed -n 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)=.*/\2/p')
       [ -n "$k" ] || continue
       is_managed "$k" && continue
       if [ "$kept" = 0 ]; then

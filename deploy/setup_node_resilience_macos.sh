@@ -10,8 +10,8 @@
 #   --dry-run       print every change it would make; change nothing
 #   --root DIR      install into the staging root DIR (files land under DIR$HOME/..., their
 #                   contents name the final paths; nothing is loaded). Works on Linux too.
-#   --bin-dir DIR   where ringrift-p2p, ringrift-resilience and riftctl are (default: found on
-#                   PATH, else this checkout's build/{release,ci,dev}/bin); the agents run them
+#   --bin-dir DIR   where ringrift-p2p, ringrift-resilience and riftctl are (default: this
+#                   checkout's build/{release,ci,dev}/bin, else found on PATH); the agents run them
 #                   from there
 #   --uninstall     unload the agents and remove every file this script installed
 #                   (RINGRIFT_DIR and the logs stay)
@@ -129,7 +129,7 @@ conf_get() {  # the value of KEY in an existing node.conf, or nothing
   printf '%s\n' "$value"
 }
 
-# ---- uninstall ------------------------------------------------------------------------------------
+# ---- uninstall -----------------------------------------------------------------------------------
 
 if [ "$UNINSTALL" = 1 ]; then
   say "uninstalling the RingRift LaunchAgents${ROOT:+ from $ROOT}"
@@ -143,7 +143,7 @@ if [ "$UNINSTALL" = 1 ]; then
   exit 0
 fi
 
-# ---- inputs ---------------------------------------------------------------------------------------
+# ---- inputs --------------------------------------------------------------------------------------
 
 valid_node_id "$NODE_ID" ||
   die "bad node id '$NODE_ID': use letters, digits, '.', '_' and '-' (1-64 characters)"
@@ -156,6 +156,7 @@ COORDINATOR_URL=${COORDINATOR_URL%/}
 BIN=$(find_bin_dir "$SRC_DIR" $REQUIRED_BINS) || exit 1
 # shellcheck disable=SC2086
 check_bins_run "$BIN" $REQUIRED_BINS
+say "binaries: $BIN ($("$BIN/ringrift-p2p" --version 2>/dev/null || echo "no version"))"
 RIFTCTL=$BIN/riftctl
 FINAL_BIN=$BIN
 if [ -n "$ROOT" ]; then

@@ -243,7 +243,8 @@ put_file() {
     return 0
   fi
   # Atomic: a temp file next to the target, renamed over it.
-  tmp=$(mktemp "$(dirname "$path")/.ringrift-setup.XXXXXX") || die "cannot write in $(dirname "$path")"
+  tmp=$(mktemp "$(dirname "$path")/.ringrift-setup.XXXXXX") ||
+    die "cannot write in $(dirname "$path")"
   if ! cat "$new" >"$tmp" || ! chmod "$mode" "$tmp" || ! mv -f "$tmp" "$path"; then
     rm -f "$tmp" "$new"
     die "cannot write $path"
@@ -340,19 +341,21 @@ uninstall_manifest() {
 # Absolute, physical path of a directory.
 abs_dir() { (cd "$1" 2>/dev/null && pwd -P); }
 
-# find_bin_dir SRC_DIR NAME...: the first of --bin-dir (BIN_DIR), the directory of NAME on PATH,
-# SRC_DIR/build/{release,ci,dev}/bin that holds every NAME; fails listing what is missing.
+# find_bin_dir SRC_DIR NAME...: --bin-dir (BIN_DIR) if given, else the first that holds every
+# NAME of SRC_DIR/build/{release,ci,dev}/bin (a checkout's fresh build wins over copies that an
+# earlier setup installed) and the directory of NAME on PATH; fails listing what is missing.
 find_bin_dir() {
   local src=$1 candidates="" d name missing found
   shift
   if [ -n "${BIN_DIR:-}" ]; then
     candidates=$BIN_DIR
   else
-    if command -v "$1" >/dev/null 2>&1; then
-      candidates=$(dirname "$(command -v "$1")")
-    fi
     for d in release ci dev; do candidates="$candidates
 $src/build/$d/bin"; done
+    if command -v "$1" >/dev/null 2>&1; then
+      candidates="$candidates
+$(dirname "$(command -v "$1")")"
+    fi
   fi
   local tried=""
   while IFS= read -r d; do
