@@ -130,6 +130,18 @@ TEST_F(ImprovementSettingsTest, MistakesAreErrorsWithFileLineAndKey) {
   EXPECT_NE(problems_[5].message.find("is not a training node"), std::string::npos) << Dump();
 }
 
+#ifdef RIFT_SOURCE_DIR
+TEST_F(ImprovementSettingsTest, TheDemoConfigLoadsCleanly) {
+  src_.hosts_yaml_path = std::string(RIFT_SOURCE_DIR) + "/examples/demo/distributed_hosts.yaml";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+  EXPECT_EQ(s->hosts.size(), 3u);
+  EXPECT_FALSE(s->improvement.background_selfplay);
+  EXPECT_EQ(TrainingNodeIds(*s), std::vector<std::string>{"n1"});
+}
+#endif
+
 TEST_F(ImprovementSettingsTest, AnUnknownTrainingNodeIsAnError) {
   Yaml("improvement:\n  training_node: ghost\n");
   EXPECT_FALSE(LoadIt().ok());
