@@ -23,7 +23,7 @@ struct ImprovementService::Impl {
   // What an outbound-only node last told us about itself.
   struct Report {
     Capacity capacity;
-    std::vector<JobView> jobs;
+    internal::JobsListing jobs;
     TimePoint at;
   };
 
@@ -49,10 +49,10 @@ struct ImprovementService::Impl {
   Scheduler scheduler{SchedulerConfig{}};
   std::vector<NodeLoad> loads;  // the last scheduler round's observations
   TimePoint next_schedule{}, next_poll{}, last_sync_round{};
-  std::map<std::string, TimePoint> last_pull;         // node -> last model pull request
-  std::map<std::string, std::string> start_errors;    // key -> why /start_job refused it
-  std::set<std::string> held_cache;                   // sync: files seen on the trainer
-  std::map<std::string, std::string> data_dirs;       // node -> absolute data root
+  std::map<std::string, TimePoint> last_pull;       // node -> last model pull request
+  std::map<std::string, std::string> start_errors;  // key -> why /start_job refused it
+  std::set<std::string> held_cache;                 // sync: files seen on the trainer
+  std::map<std::string, std::string> data_dirs;     // node -> absolute data root
 
   Result<std::string> Submit(std::shared_ptr<Request> req);  // from an HTTP worker: waits
   void Loop();
@@ -81,6 +81,8 @@ struct ImprovementService::Impl {
   void PollLeader();
   void Deliver(const std::string& node, Command c);  // into the node's mailbox
   bool IsOutbound(const std::vector<Peer>& peers, const std::string& id) const;
+  // An outbound-only node's report, if it polled within three poll intervals.
+  std::optional<Report> FreshReport(const std::string& id) const;
 };
 
 }  // namespace rift::improve

@@ -8,9 +8,9 @@
 namespace rift::improve {
 namespace {
 
-using nlohmann::json;
 using internal::Call;
 using internal::ForEachParallel;
+using nlohmann::json;
 
 constexpr size_t kMailboxCap = 256;
 
@@ -31,6 +31,16 @@ void FromCapacity(const Capacity& c, NodeLoad* l) {
 
 }  // namespace
 
+std::optional<ImprovementService::Impl::Report> ImprovementService::Impl::FreshReport(
+    const std::string& id) const {
+  std::lock_guard lock(mu);
+  auto it = reports.find(id);
+  if (it == reports.end() || Clock::now() - it->second.at > 3 * ctx.poll_interval) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 bool ImprovementService::Impl::IsOutbound(const std::vector<Peer>& peers,
                                           const std::string& id) const {
   for (const auto& p : peers) {
@@ -47,20 +57,14 @@ void ImprovementService::Impl::ScheduleRound(uint64_t term) {
   }
   std::vector<NodeLoad> next(alive.size());
   std::vector<std::string> roots(alive.size());
-  auto stale_after = 3 * ctx.poll_interval;
-  std::map<std::string, Report> reps;
-  {
-    std::lock_guard lock(mu);
-    reps = reports;
-  }
   ForEachParallel(alive.size(), 4, [&](size_t i) {
     NodeLoad& l = next[i];
     l.node_id = alive[i].node_id;
     if (alive[i].outbound_only && alive[i].node_id != ctx.node_id) {
-      auto it = reps.find(l.node_id);
-      if (it == reps.end() || Clock::now() - it->second.at > stale_after) return;
-      FromCapacity(it->second.capacity, &l);
-      l.jobs = it->second.jobs;
+      auto rep = FreshReport(l.node_id);
+      if (!rep) return;
+      FromCapacity(rep->capacity, &l);
+      l.jobs = rep->jobs.views;
       l.reachable = true;
       return;
     }
@@ -137,7 +141,7 @@ std::vector<Command> ImprovementService::OnPoll(const Capacity& capacity,
   Impl::Report rep;
   rep.capacity = capacity;
   rep.at = Clock::now();
-  if (auto j = internal::ParseJobs(jobs_json); j.ok()) rep.jobs = std::move(j->views);
+  if (auto j = internal::ParseJobs(jobs_json, capacity.data_dir); j.ok()) rep.jobs = std::move(*j);
   std::vector<Command> out;
   std::lock_guard lock(impl_->mu);
   impl_->reports[capacity.node_id] = std::move(rep);
@@ -184,8 +188,9 @@ void ImprovementService::Impl::PollLeader() {
                      std::chrono::milliseconds(10000));
     if (done.status / 100 != 2) {
       log::Warn("poll: " + op + " from the leader: " +
-                (done.status ? "HTTP " + std::to_string(done.status) + " " + done.body.substr(0, 200)
-                             : done.error));
+                (done.status
+                     ? "HTTP " + std::to_string(done.status) + " " + done.body.substr(0, 200)
+                     : done.error));
     } else if (done.status == 201) {
       log::Info("poll: " + op + " from the leader done");
     }

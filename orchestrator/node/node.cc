@@ -346,8 +346,8 @@ struct Node::Impl : api::NodeApi {
     improve::ServiceContext c;
     c.node_id = settings.node_id;
     c.token = settings.auth_token;
-    bool any = settings.bind_host.empty() || settings.bind_host == "0.0.0.0" ||
-               settings.bind_host == "::";
+    bool any =
+        settings.bind_host.empty() || settings.bind_host == "0.0.0.0" || settings.bind_host == "::";
     std::string host = any ? "127.0.0.1" : settings.bind_host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     c.self_url = "http://" + host + ":" + std::to_string(port);
@@ -359,7 +359,7 @@ struct Node::Impl : api::NodeApi {
     c.leader_url = [this] {
       auto s = State();
       return s->core.leader_id && *s->core.leader_id != s->core.node_id ? s->core.leader_url
-                                                                         : std::string();
+                                                                        : std::string();
     };
     c.local_capacity = [this] { return LocalCapacity(); };
     c.sync_training = [this] {

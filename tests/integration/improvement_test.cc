@@ -1,14 +1,14 @@
 // The leader's scheduler and improvement loop with real daemons on 127.0.0.1 and the bundled
 // workload (rift-c4): target loads kept (an outbound-only worker gets its jobs through its own
-// polls), a full loop through riftctl, kill -9 of the leader mid-iteration without a stage lost
-// or repeated (every stage job's idempotency key started exactly once across the nodes), and
-// stale-term commands refused. Every wait is bounded.
+// polls), a full loop through riftctl (the worker playing its share the same way), kill -9 of
+// the leader mid-iteration, twice, without a stage lost or repeated (every stage job's
+// idempotency key started exactly once across the nodes), and stale-term commands refused.
+// Every wait is bounded.
 #include <gtest/gtest.h>
-
-#include <iostream>
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -45,15 +45,11 @@ class ImprovementTest : public ::testing::Test {
     for (int i = 0; i < 3 + workers; ++i) {
       DaemonOptions o;
       o.node_id = i < 3 ? "n" + std::to_string(i + 1) : "w" + std::to_string(i + 1);
-      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken},
-               {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
-               {"RINGRIFT_TIMER_PROFILE", "fast"},
-               {"RINGRIFT_QUIET_PERIOD_S", "1"},
-               {"RINGRIFT_SYNC_INTERVAL_S", "30"},
-               {"RINGRIFT_HOSTS_FILE", hosts_}};
+      o.env = {{"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken}, {"RINGRIFT_P2P_VOTERS", "n1,n2,n3"},
+               {"RINGRIFT_TIMER_PROFILE", "fast"},      {"RINGRIFT_QUIET_PERIOD_S", "1"},
+               {"RINGRIFT_SYNC_INTERVAL_S", "30"},      {"RINGRIFT_HOSTS_FILE", hosts_}};
       if (i > 0) o.env["COORDINATOR_URL"] = nodes_[0]->url();
-      nodes_.push_back(
-          std::make_unique<Daemon>(DaemonBinary(), o, dir_.path() + "/" + o.node_id));
+      nodes_.push_back(std::make_unique<Daemon>(DaemonBinary(), o, dir_.path() + "/" + o.node_id));
       std::string error;
       ASSERT_TRUE(nodes_.back()->Start(&error)) << error;
     }
@@ -163,7 +159,9 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
       "  background_selfplay: false\n"
       "  games_per_iteration: 900\n"
       "  eval_games: 3000\n"
-      "  iterations: 2\n");
+      "  poll_interval_s: 1\n"
+      "  iterations: 2\n",
+      /*workers=*/1);
   int code = -1;
   std::string out = Riftctl({"improvement", "start"}, &code);
   ASSERT_EQ(code, 0) << out << Logs();
@@ -214,8 +212,7 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
   ASSERT_TRUE(WaitFor(
       [&] {
         done = LeaderStatus();
-        return done.is_object() && done["loop"].is_object() &&
-               done["loop"]["status"] != "running";
+        return done.is_object() && done["loop"].is_object() && done["loop"]["status"] != "running";
       },
       seconds(180), milliseconds(200)))
       << kills << "\n"
@@ -239,12 +236,11 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
   // Every stage job key was started exactly once across all nodes, and no stage ran twice.
   std::map<std::string, int> per_key;
   std::map<std::string, int> per_stage;  // "i<N>-<role>"
-  std::regex key_re("imp-" + loop_id + "-i([0-9]+)-([a-z-]+)-(n[0-9])-a([0-9]+)");
+  std::regex key_re("imp-" + loop_id + "-i([0-9]+)-([a-z-]+)-([nw][0-9])-a([0-9]+)");
   for (auto& n : nodes_) {
     for (const auto& j : Jobs(*n)) {
-      std::string key = j.value("idempotency_key", json("")).is_string()
-                            ? j.value("idempotency_key", "")
-                            : "";
+      std::string key =
+          j.value("idempotency_key", json("")).is_string() ? j.value("idempotency_key", "") : "";
       std::smatch k;
       if (!std::regex_match(key, k, key_re)) continue;
       per_key[key]++;
@@ -257,7 +253,7 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
   for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key;
   for (int i = 1; i <= 2; ++i) {
     std::string it = "i" + std::to_string(i) + "-";
-    EXPECT_EQ(per_stage[it + "selfplay"], 3) << it;
+    EXPECT_EQ(per_stage[it + "selfplay"], 4) << it;  // w4 too, through its polls
     EXPECT_EQ(per_stage[it + "train"], 1) << it;
     EXPECT_EQ(per_stage[it + "eval-random"], 1) << it;
     EXPECT_EQ(per_stage[it + "eval-current"], i == 1 ? 0 : 1) << it;
