@@ -262,6 +262,7 @@ bool ImprovementService::Impl::Adopt(uint64_t term) {
   if (best.empty()) {
     loop.reset();
     adopted_term = term;
+    adopted_at = Clock::now();
     Publish();
     return true;
   }
@@ -282,6 +283,7 @@ bool ImprovementService::Impl::Adopt(uint64_t term) {
   }
   loop = std::move(decoded).value();
   adopted_term = term;
+  adopted_at = Clock::now();
   Publish();
   return true;
 }

@@ -73,7 +73,9 @@ struct ServiceContext {
   std::function<bool()> has_lease;
   std::function<uint64_t()> term;
   std::function<std::vector<Peer>()> members;  // every known member, this node included
-  std::function<std::string()> leader_url;     // "" when no leader is known
+  // Where an outbound-only node sends its polls: the leader it knows first, then the alive
+  // members that accept connections (they answer 421 naming the leader).
+  std::function<std::vector<std::string>()> leader_urls;
   std::function<Capacity()> local_capacity;
   // One training round of the leader's sync (LeaderSync::Run(kTraining)); "" or an error text.
   std::function<std::string()> sync_training;

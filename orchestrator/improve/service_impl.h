@@ -44,6 +44,7 @@ struct ImprovementService::Impl {
 
   // Service thread only.
   uint64_t adopted_term = 0;  // term whose leader adopted the quorum's state (0 = not yet)
+  TimePoint adopted_at{};
   std::optional<LoopState> loop;
   uint64_t seq = 0;  // of `loop` as stored
   Scheduler scheduler{SchedulerConfig{}};
@@ -51,8 +52,10 @@ struct ImprovementService::Impl {
   TimePoint next_schedule{}, next_poll{}, last_sync_round{};
   std::map<std::string, TimePoint> last_pull;       // node -> last model pull request
   std::map<std::string, std::string> start_errors;  // key -> why /start_job refused it
-  std::set<std::string> held_cache;                 // sync: files seen on the trainer
-  std::map<std::string, std::string> data_dirs;     // node -> absolute data root
+  std::string poll_error;  // the last poll's failure (logged when it changes)
+  std::string poll_url;  // outbound-only: the leader that answered the last poll (or a 421)
+  std::set<std::string> held_cache;              // sync: files seen on the trainer
+  std::map<std::string, std::string> data_dirs;  // node -> absolute data root
 
   Result<std::string> Submit(std::shared_ptr<Request> req);  // from an HTTP worker: waits
   void Loop();

@@ -69,6 +69,17 @@ std::string ImprovementService::Impl::DataDir(const std::vector<Peer>& peers,
 void ImprovementService::Impl::StepLoop(uint64_t term) {
   if (!loop || loop->status != LoopStatus::kRunning) return;
   auto peers = ctx.members();
+  // A new leader has not heard from outbound-only nodes yet: give them two polls before it
+  // splits a selfplay stage, so they get their share.
+  if (loop->stage == Stage::kSelfplay && loop->jobs.empty() &&
+      Clock::now() - adopted_at < 2 * ctx.poll_interval) {
+    for (const auto& p : peers) {
+      if (p.outbound_only && p.state == "alive" && p.node_id != ctx.node_id &&
+          !FreshReport(p.node_id)) {
+        return;
+      }
+    }
+  }
   for (int i = 0; i < 8 && loop->status == LoopStatus::kRunning; ++i) {
     Observation o = Observe(*loop, peers);
     StepResult r = Step(*loop, o);

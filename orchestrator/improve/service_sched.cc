@@ -155,8 +155,12 @@ std::vector<Command> ImprovementService::OnPoll(const Capacity& capacity,
 
 // On an outbound-only node: report to the leader, run what it sends back against our own API.
 void ImprovementService::Impl::PollLeader() {
-  std::string leader = ctx.leader_url();
-  if (leader.empty()) return;
+  std::vector<std::string> candidates;
+  if (!poll_url.empty()) candidates.push_back(poll_url);
+  for (auto& u : ctx.leader_urls()) {
+    if (!u.empty() && u != poll_url) candidates.push_back(u);
+  }
+  if (candidates.empty()) return;
   auto jobs = Call(ctx.self_url, ctx.token, "GET", "/jobs");
   json jobs_list = json::array();
   if (jobs.status == 200) {
@@ -165,16 +169,31 @@ void ImprovementService::Impl::PollLeader() {
   }
   json cap = json::parse(internal::CapacityJson(ctx.local_capacity()));
   json body = {{"node_id", ctx.node_id}, {"capacity", cap}, {"jobs", jobs_list}};
-  auto r = Call(leader, ctx.token, "POST", "/leader/commands", body.dump());
-  if (r.status != 200) {
-    if (r.status != 421) {
-      log::Warn("poll of the leader for commands: " +
-                (r.status ? "HTTP " + std::to_string(r.status) : r.error));
+  // The first candidate that is the leader; a 421 naming the leader tries that one next.
+  json reply;
+  std::string errors;
+  for (size_t i = 0; i < candidates.size() && i < 8 && !reply.is_object(); ++i) {
+    auto r = Call(candidates[i], ctx.token, "POST", "/leader/commands", body.dump());
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && j.is_object()) {
+      poll_url = candidates[i];
+      reply = std::move(j);
+    } else if (r.status == 421 && j.is_object() && j.value("leader_url", json()).is_string() &&
+               j["leader_url"] != candidates[i]) {
+      poll_url = j["leader_url"];
+      candidates.insert(candidates.begin() + static_cast<long>(i) + 1, poll_url);
+    } else {
+      if (candidates[i] == poll_url) poll_url.clear();
+      errors += (errors.empty() ? "" : "; ") + candidates[i] + ": " +
+                (r.status ? "HTTP " + std::to_string(r.status) : r.error);
     }
+  }
+  if (!reply.is_object()) {
+    if (errors != poll_error) log::Warn("poll of the leader for commands: " + errors);
+    poll_error = errors;
     return;
   }
-  json reply = json::parse(r.body, nullptr, false);
-  if (!reply.is_object()) return;
+  poll_error.clear();
   for (const auto& c : reply.value("commands", json::array())) {
     if (!c.is_object() || !c.contains("body")) continue;
     std::string op = c.value("op", "");

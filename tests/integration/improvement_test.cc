@@ -162,6 +162,18 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
       "  poll_interval_s: 1\n"
       "  iterations: 2\n",
       /*workers=*/1);
+  // The worker plays its share once the leader has heard from it.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        json s = LeaderStatus();
+        if (!s.is_object()) return false;
+        for (const auto& t : s["scheduler"]["targets"]) {
+          if (t.value("node_id", "") == "w4") return t.value("why", "") != "unreachable";
+        }
+        return false;
+      },
+      seconds(30), milliseconds(100)))
+      << Logs();
   int code = -1;
   std::string out = Riftctl({"improvement", "start"}, &code);
   ASSERT_EQ(code, 0) << out << Logs();
