@@ -181,13 +181,13 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
   ASSERT_TRUE(std::regex_search(out, m, std::regex("loop +(t[0-9]+-[0-9]+) started"))) << out;
   const std::string loop_id = m[1].str();
 
-  // kill -9 the leader in iteration 1's training, and again in iteration 2's evaluation
-  // (after its selfplay: the stage's jobs are running or done and must be re-attached, not
-  // started again); each time the old leader comes back (its jobs ran on; it may be the
-  // trainer the loop waits for).
+  // kill -9 the leader in iteration 1's sync, and again in iteration 2's evaluation once its
+  // jobs run (they must be re-attached, not started again; killing the daemon in the middle of
+  // a job's launch would lose that launch, which the loop retries as a new attempt); each time
+  // the old leader comes back (its jobs ran on; it may be the trainer the loop waits for).
   uint64_t old_term = 0;
   std::string kills;
-  for (auto [iteration, stage] : {std::pair{1, "train"}, std::pair{2, "eval"}}) {
+  for (auto [iteration, stage] : {std::pair{1, "sync"}, std::pair{2, "eval"}}) {
     int killed = -1;
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -195,6 +195,11 @@ TEST_F(ImprovementTest, TheLoopSurvivesKillingTheLeaderMidIterationWithoutLosing
           if (!s.is_object() || !s["loop"].is_object()) return false;
           const json& l = s["loop"];
           if (l["iteration"] != iteration || l["stage"] != stage) return false;
+          bool running = l["jobs"].empty();  // a stage without jobs (sync)
+          for (const auto& j : l["jobs"]) {
+            running = running || s["jobs"].value(j.value("key", ""), "") == "running";
+          }
+          if (!running) return false;
           killed = Leader();
           old_term = s.value("term", uint64_t{0});
           return killed >= 0;
