@@ -76,7 +76,7 @@ case "$cmd" in
     ;;
   demo)
     install_pkgs "${BUILD_PKGS[@]}"
-    TARGETS="ringrift-p2p riftctl rift-c4" build build/release -DCMAKE_BUILD_TYPE=Release \
+    TARGETS="ringrift-p2p riftctl rift-c4 ringrift-job-shim" build build/release -DCMAKE_BUILD_TYPE=Release \
       -DRIFT_BUILD_TESTS=OFF
     exec examples/demo.sh build/release
     ;;
