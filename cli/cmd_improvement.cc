@@ -113,8 +113,8 @@ void PrintStatus(std::ostream& out, const json& j, int64_t now_ms) {
     }
   }
   const json sched = j.value("scheduler", json::object());
-  out << "\nscheduler (background selfplay " << (sched.value("background_selfplay", false) ? "on" : "off")
-      << ")\n";
+  out << "\nscheduler (background selfplay "
+      << (sched.value("background_selfplay", false) ? "on" : "off") << ")\n";
   Table t({"NODE", "KIND", "TARGET", "RUNNING", "NOTE"});
   t.SetAlign(2, Table::Align::kRight);
   t.SetAlign(3, Table::Align::kRight);
@@ -234,8 +234,7 @@ int RunStart(Context& ctx, const StartFlags& f) {
        {"plan", std::to_string(cfg.value("iterations", 0)) + " iteration(s) of " +
                     std::to_string(cfg.value("games_per_iteration", 0)) + " games, " +
                     std::to_string(cfg.value("eval_games", 0)) + " eval games, promote at " +
-                    Rate(cfg.value("promote_win_rate", json())) + " on " +
-                    cfg.value("board", "")},
+                    Rate(cfg.value("promote_win_rate", json())) + " on " + cfg.value("board", "")},
        {"follow", "riftctl improvement status --watch"}});
   return kExitOk;
 }

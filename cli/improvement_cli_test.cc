@@ -41,29 +41,38 @@ json Iteration(int i, bool promoted, json vs_current) {
 }
 
 json Status(const std::string& status, json history) {
-  json loop = {{"loop_id", "t3-99"},
-               {"status", status},
-               {"config", {{"iterations", 2}, {"games_per_iteration", 600}, {"eval_games", 50},
-                           {"promote_win_rate", 0.55}, {"board", "6x7"}}},
-               {"training_node", "n1"},
-               {"iteration", 2},
-               {"stage", "eval"},
-               {"stage_started_ms", 0},
-               {"model", {{"path", "models/current.model"}, {"sha256", "abcdef0123456789"},
-                          {"generation", 1}}},
-               {"jobs", json::array({{{"role", "eval-random"}, {"node", "n1"},
-                                      {"key", "imp-t3-99-i2-eval-random-n1-a0"}}})},
-               {"history", history},
-               {"note", "evaluating"},
-               {"error", status == "failed" ? "train job failed 3 time(s)" : ""}};
+  json loop = {
+      {"loop_id", "t3-99"},
+      {"status", status},
+      {"config",
+       {{"iterations", 2},
+        {"games_per_iteration", 600},
+        {"eval_games", 50},
+        {"promote_win_rate", 0.55},
+        {"board", "6x7"}}},
+      {"training_node", "n1"},
+      {"iteration", 2},
+      {"stage", "eval"},
+      {"stage_started_ms", 0},
+      {"model",
+       {{"path", "models/current.model"}, {"sha256", "abcdef0123456789"}, {"generation", 1}}},
+      {"jobs",
+       json::array(
+           {{{"role", "eval-random"}, {"node", "n1"}, {"key", "imp-t3-99-i2-eval-random-n1-a0"}}})},
+      {"history", history},
+      {"note", "evaluating"},
+      {"error", status == "failed" ? "train job failed 3 time(s)" : ""}};
   return {{"node_id", "n1"},
           {"term", 3},
           {"loop", loop},
           {"jobs", {{"imp-t3-99-i2-eval-random-n1-a0", "running"}}},
           {"scheduler",
            {{"background_selfplay", true},
-            {"targets", json::array({{{"node_id", "n2"}, {"kind", "selfplay"}, {"target", 1},
-                                      {"running", 1}, {"why", ""}}})}}}};
+            {"targets", json::array({{{"node_id", "n2"},
+                                      {"kind", "selfplay"},
+                                      {"target", 1},
+                                      {"running", 1},
+                                      {"why", ""}}})}}}};
 }
 
 TEST(ImprovementCliTest, StatusShowsTheStageTheJobsAndEveryIterationsFigures) {
@@ -74,8 +83,8 @@ TEST(ImprovementCliTest, StatusShowsTheStageTheJobsAndEveryIterationsFigures) {
   Outcome r = Riftctl({"--addr", d.url(), "improvement", "status"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   for (const char* want : {"t3-99 (running)", "2 of 2", "generation 1 (abcdef012345)",
-                           "imp-t3-99-i2-eval-random-n1-a0", "running", "gen 0", "12345",
-                           "0.6123", "87.5%", "yes", "4.0s", "n2"}) {
+                           "imp-t3-99-i2-eval-random-n1-a0", "running", "gen 0", "12345", "0.6123",
+                           "87.5%", "yes", "4.0s", "n2"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
   }
 }
@@ -99,7 +108,8 @@ TEST(ImprovementCliTest, WatchWithoutATerminalPrintsIterationLinesAndEndsWithThe
   d.ServeJson("/improvement/status", 200,
               Status("done", json::array({Iteration(1, true, nullptr), Iteration(2, false, 0.5)})));
   d.Start();
-  Outcome r = Riftctl({"--addr", d.url(), "improvement", "status", "--watch", "--interval", "0.05"});
+  Outcome r =
+      Riftctl({"--addr", d.url(), "improvement", "status", "--watch", "--interval", "0.05"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("iteration 1 done: 600 games, 12345 positions, loss 0.6123, win rate vs "
                        "current -, vs random 87.5%, promoted"),
@@ -134,7 +144,7 @@ TEST(ImprovementCliTest, StartSendsOnlyTheOptionsGiven) {
   });
   d.Start();
   Outcome r = Riftctl({"--addr", d.url(), "improvement", "start", "--iterations", "3", "--games",
-                   "900", "--promote-win-rate", "0.6"});
+                       "900", "--promote-win-rate", "0.6"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("t1-5 started"), std::string::npos) << r.out;
   std::lock_guard lock(mu);

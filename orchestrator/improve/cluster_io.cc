@@ -187,7 +187,8 @@ std::optional<FileVersion> Probe(const std::string& url, const std::string& toke
   auto cr = r.headers.find("content-range");  // "bytes 0-0/SIZE"
   if (cr != r.headers.end()) {
     auto slash = cr->second.find('/');
-    if (slash != std::string::npos) v.size = std::strtoull(cr->second.c_str() + slash + 1, nullptr, 10);
+    if (slash != std::string::npos)
+      v.size = std::strtoull(cr->second.c_str() + slash + 1, nullptr, 10);
   }
   if (v.sha256.empty()) return std::nullopt;
   return v;

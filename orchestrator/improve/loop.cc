@@ -231,15 +231,13 @@ void StepTrain(LoopState* s, const Observation& o, StepResult* r) {
   const std::string cand = OnNode(s->current.candidate);
   std::string games = std::to_string(s->config.eval_games);
   // model "" drops the catalogue's default opponent (the current model) for the random baseline.
-  s->jobs.push_back(MakeJob(*s, "eval-random", s->training_node, "eval",
-                            {{"candidate", cand}, {"baseline", "random"}, {"model", ""},
-                             {"games", games}},
-                            0));
+  s->jobs.push_back(
+      MakeJob(*s, "eval-random", s->training_node, "eval",
+              {{"candidate", cand}, {"baseline", "random"}, {"model", ""}, {"games", games}}, 0));
   if (!s->model.empty()) {
-    s->jobs.push_back(MakeJob(*s, "eval-current", s->training_node, "eval",
-                              {{"candidate", cand}, {"model", OnNode(s->model.path)},
-                               {"games", games}},
-                              0));
+    s->jobs.push_back(
+        MakeJob(*s, "eval-current", s->training_node, "eval",
+                {{"candidate", cand}, {"model", OnNode(s->model.path)}, {"games", games}}, 0));
   }
   s->note = "evaluating " + s->current.candidate +
             (s->model.empty() ? " vs random" : " vs current and random");
@@ -253,12 +251,11 @@ void StepEval(LoopState* s, const Observation& o, StepResult* r) {
   if (!jo.all_succeeded || jo.changed) return;
   for (const auto& j : s->jobs) {
     auto wr = Number(Result(o, j), "win_rate");
-    (j.role == "eval-random" ? s->current.win_rate_vs_random : s->current.win_rate_vs_current) =
-        wr;
+    (j.role == "eval-random" ? s->current.win_rate_vs_random : s->current.win_rate_vs_current) = wr;
   }
   bool vs_current = !s->model.empty();
-  std::optional<double> wr = vs_current ? s->current.win_rate_vs_current
-                                        : s->current.win_rate_vs_random;
+  std::optional<double> wr =
+      vs_current ? s->current.win_rate_vs_current : s->current.win_rate_vs_random;
   double threshold = s->config.promote_win_rate;
   bool promote = wr && *wr >= threshold;
   s->current.decision = std::string(promote ? "promote" : "keep the current model") + ": " +
@@ -287,9 +284,17 @@ void StepPromote(LoopState* s, const Observation& o, StepResult* r) {
 }
 
 void StepDistribute(LoopState* s, const Observation& o, StepResult* r) {
+  bool timed_out = o.now_ms - s->stage_started_ms >= s->config.distribute_timeout_ms;
   if (!s->promoted_sha) {
     // The promoted version is the candidate's, once the trainer serves it as current.model.
     if (!o.candidate || !o.trainer_model || o.candidate->sha256 != o.trainer_model->sha256) {
+      if (!timed_out) return;
+      s->current.promoted = true;
+      s->model = {kCurrentModel, "", 0, s->model.generation + 1};
+      s->note = "model generation " + std::to_string(s->model.generation) +
+                " promoted on the trainer, which did not serve it in time: not distributed";
+      FinishIteration(s, o.now_ms);
+      r->changed = true;
       return;
     }
     s->promoted_sha = o.trainer_model->sha256;
@@ -299,17 +304,13 @@ void StepDistribute(LoopState* s, const Observation& o, StepResult* r) {
   }
   std::vector<std::string> missing;
   for (const auto& n : o.alive) {
-    if (n == s->training_node) continue;
+    if (n == s->training_node || o.outbound.count(n)) continue;
     auto it = o.model_sha.find(n);
     if (it != o.model_sha.end() && it->second == *s->promoted_sha) continue;
     missing.push_back(n);
-    r->actions.push_back(Action{Action::Type::kPullModel,
-                                {},
-                                n,
-                                s->training_node,
-                                {*s->promoted_sha, s->promoted_size}});
+    r->actions.push_back(Action{
+        Action::Type::kPullModel, {}, n, s->training_node, {*s->promoted_sha, s->promoted_size}});
   }
-  bool timed_out = o.now_ms - s->stage_started_ms >= s->config.distribute_timeout_ms;
   if (!missing.empty() && !timed_out) return;
   r->actions.clear();
   s->current.promoted = true;
@@ -377,12 +378,12 @@ std::optional<LoopStatus> ParseStatus(const std::string& s) {
 
 std::string JobKey(const std::string& loop_id, int iteration, const std::string& role,
                    const std::string& node, int attempt) {
-  return "imp-" + Safe(loop_id) + "-i" + std::to_string(iteration) + "-" + role + "-" +
-         Safe(node) + "-a" + std::to_string(attempt);
+  return "imp-" + Safe(loop_id) + "-i" + std::to_string(iteration) + "-" + role + "-" + Safe(node) +
+         "-a" + std::to_string(attempt);
 }
 
-LoopState NewLoop(std::string loop_id, LoopConfig config, std::string training_node,
-                  ModelRef model, int64_t now_ms) {
+LoopState NewLoop(std::string loop_id, LoopConfig config, std::string training_node, ModelRef model,
+                  int64_t now_ms) {
   LoopState s;
   s.loop_id = std::move(loop_id);
   s.config = std::move(config);

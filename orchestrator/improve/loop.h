@@ -48,8 +48,8 @@ struct LoopConfig {
   int eval_games = 200;
   double promote_win_rate = 0.55;
   std::string board = "6x7";
-  int max_attempts = 3;                  // per stage job
-  int64_t sync_timeout_ms = 600'000;     // then train on what the trainer holds
+  int max_attempts = 3;                     // per stage job
+  int64_t sync_timeout_ms = 600'000;        // then train on what the trainer holds
   int64_t distribute_timeout_ms = 300'000;  // then go on without the nodes still missing it
 };
 
@@ -75,8 +75,8 @@ struct IterationRecord {
   int iteration = 0;
   int model_generation = 0;  // of the model the selfplay used
   int64_t games = 0;
-  int64_t positions = 0;     // in the new selfplay games
-  int64_t train_games = 0;   // what the training read (all data on the trainer)
+  int64_t positions = 0;    // in the new selfplay games
+  int64_t train_games = 0;  // what the training read (all data on the trainer)
   int64_t train_positions = 0;
   std::optional<double> loss;
   std::optional<double> win_rate_vs_current;
@@ -133,12 +133,14 @@ struct FileVersion {
 
 struct Observation {
   int64_t now_ms = 0;
-  std::vector<std::string> eligible;  // alive, healthy, reachable nodes for stage jobs
-  std::set<std::string> alive;        // every alive node (distribution targets)
-  std::map<std::string, JobStatus> jobs;       // by idempotency key
-  std::set<std::string> held_by_trainer;       // sync: expected files the trainer serves
-  std::optional<FileVersion> candidate;        // promote/distribute: the candidate on the trainer
-  std::optional<FileVersion> trainer_model;    // distribute: models/current.model there
+  std::vector<std::string> eligible;      // alive, healthy, reachable nodes for stage jobs
+  std::set<std::string> alive;            // every alive node
+  std::set<std::string> outbound;         // alive nodes that cannot be called: they get the model
+                                          // through their polls and are not waited for
+  std::map<std::string, JobStatus> jobs;  // by idempotency key
+  std::set<std::string> held_by_trainer;  // sync: expected files the trainer serves
+  std::optional<FileVersion> candidate;   // promote/distribute: the candidate on the trainer
+  std::optional<FileVersion> trainer_model;      // distribute: models/current.model there
   std::map<std::string, std::string> model_sha;  // distribute: node -> its current.model sha
   bool stop_requested = false;
 };
@@ -163,8 +165,8 @@ struct StepResult {
 };
 
 // A new running loop (its first step plans the selfplay split).
-LoopState NewLoop(std::string loop_id, LoopConfig config, std::string training_node,
-                  ModelRef model, int64_t now_ms);
+LoopState NewLoop(std::string loop_id, LoopConfig config, std::string training_node, ModelRef model,
+                  int64_t now_ms);
 
 // The idempotency key of a stage job.
 std::string JobKey(const std::string& loop_id, int iteration, const std::string& role,

@@ -15,6 +15,7 @@ struct FakeCluster {
   std::vector<std::string> nodes{"n1", "n2", "n3"};
   std::string trainer = "n1";
   std::set<std::string> dead;
+  std::set<std::string> outbound;
   std::map<std::string, StageJob> jobs;  // started, by key
   std::map<std::string, JobStatus> status;
   std::map<std::string, int> starts_per_role;
@@ -26,12 +27,13 @@ struct FakeCluster {
   double win_rate_vs_random = 0.9;
   bool sync_works = true;
   int64_t now = 1'000'000;
-  int stored = 0;   // states the driver stored
+  int stored = 0;  // states the driver stored
   int actions_on_changed = 0;
 
   Observation Observe(const LoopState& s) const {
     Observation o;
     o.now_ms = now;
+    o.outbound = outbound;
     for (const auto& n : nodes) {
       if (dead.count(n)) continue;
       o.alive.insert(n);
@@ -227,7 +229,8 @@ TEST(LoopTest, AWeakCandidateIsNotPromotedAndTheModelStays) {
 TEST(LoopTest, AResumedStateReattachesToItsJobsInsteadOfStartingOthers) {
   FakeCluster f;
   LoopState s = NewLoop("L", Config(1), "n1", {}, f.now);
-  while (s.stage != Stage::kTrain || f.jobs.size() < 4) s = f.Round(s, /*finish=*/s.stage != Stage::kTrain);
+  while (s.stage != Stage::kTrain || f.jobs.size() < 4)
+    s = f.Round(s, /*finish=*/s.stage != Stage::kTrain);
   // The stored state is read back by a new leader (the codec is the replication format).
   auto resumed = DecodeState(EncodeState(s));
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
@@ -325,10 +328,27 @@ TEST(LoopTest, DistributionWaitsForEveryAliveNode) {
   EXPECT_EQ(r.actions[0].source, "n1");
   EXPECT_EQ(r.actions[1].node, "n3");
   f.dead.insert("n3");  // a dead node is not waited for
-  f.Apply({r.actions[0]});
+  f.outbound = {"n2"};  // nor an outbound-only one (it gets the model through its polls)
+  EXPECT_EQ(Step(s, f.Observe(s)).actions.size(), 0u);
   s = f.Round(s);
   EXPECT_EQ(s.status, LoopStatus::kDone);
   EXPECT_EQ(s.model.generation, 1);
+}
+
+TEST(LoopTest, APromotedModelTheTrainerNeverServesEndsTheIterationAtTheTimeout) {
+  FakeCluster f;
+  LoopState s = NewLoop("L", Config(2), "n1", {}, f.now);
+  while (s.stage != Stage::kDistribute) s = f.Round(s);
+  f.candidate.reset();  // the trainer does not serve it (not sealed, unreachable...)
+  s = f.Round(s);
+  EXPECT_EQ(s.stage, Stage::kDistribute);
+  f.now += s.config.distribute_timeout_ms;
+  s = f.Round(s);
+  EXPECT_EQ(s.iteration, 2);
+  EXPECT_EQ(s.stage, Stage::kSelfplay);
+  EXPECT_TRUE(s.history[0].promoted);
+  EXPECT_EQ(s.model.generation, 1);
+  EXPECT_NE(s.note.find("not distributed"), std::string::npos) << s.note;
 }
 
 TEST(LoopTest, StopEndsTheLoopAndTheStoppedLoopDoesNothing) {
@@ -353,8 +373,8 @@ TEST(LoopTest, TheCodecRoundTripsAWholeState) {
   EXPECT_FALSE(DecodeState("not json").ok());
   const std::string stage = "\"stage\":\"eval\"";
   ASSERT_NE(once.find(stage), std::string::npos);
-  auto bad = DecodeState(std::string(once).replace(once.find(stage), stage.size(),
-                                                   "\"stage\":\"nope\""));
+  auto bad =
+      DecodeState(std::string(once).replace(once.find(stage), stage.size(), "\"stage\":\"nope\""));
   EXPECT_FALSE(bad.ok());
 }
 

@@ -29,8 +29,8 @@ Status ReadNumber(const json& body, const char* key, T lo, T hi, std::optional<T
   const json& v = body[key];
   bool integral = std::is_integral_v<T>;
   if (!v.is_number() || (integral && !v.is_number_integer())) {
-    return InvalidArgument(std::string(key) + ": expected " + (integral ? "an integer" : "a number") +
-                           ", got " + v.dump());
+    return InvalidArgument(std::string(key) + ": expected " +
+                           (integral ? "an integer" : "a number") + ", got " + v.dump());
   }
   T x = v.get<T>();
   if (x < lo || x > hi) {
@@ -151,21 +151,19 @@ api::HttpResponse CapacityRoute(const RouteContext& c, const api::HttpRequest&) 
 }  // namespace
 
 void RegisterImprovementRoutes(api::Router* router, const RouteContext& c) {
-  router->Add("POST", "/improvement/start", api::LeaderOnly(c.node, [c](const api::HttpRequest& r) {
-                return StartRoute(c, r);
-              }));
+  router->Add("POST", "/improvement/start",
+              api::LeaderOnly(c.node, [c](const api::HttpRequest& r) { return StartRoute(c, r); }));
   router->Add("GET", "/improvement/status", api::LeaderOnly(c.node, [c](const api::HttpRequest&) {
                 return api::JsonResponse(200, c.service->StatusJson());
               }));
-  router->Add("POST", "/improvement/stop", api::LeaderOnly(c.node, [c](const api::HttpRequest& r) {
-                return StopRoute(c, r);
-              }));
-  router->Add("GET", "/improvement/state", [c](const api::HttpRequest& r) { return GetState(c, r); });
+  router->Add("POST", "/improvement/stop",
+              api::LeaderOnly(c.node, [c](const api::HttpRequest& r) { return StopRoute(c, r); }));
+  router->Add("GET", "/improvement/state",
+              [c](const api::HttpRequest& r) { return GetState(c, r); });
   router->Add("POST", "/improvement/state",
               [c](const api::HttpRequest& r) { return PutState(c, r); });
-  router->Add("POST", "/leader/commands", api::LeaderOnly(c.node, [c](const api::HttpRequest& r) {
-                return Commands(c, r);
-              }));
+  router->Add("POST", "/leader/commands",
+              api::LeaderOnly(c.node, [c](const api::HttpRequest& r) { return Commands(c, r); }));
   router->Add("GET", "/scheduler/capacity",
               [c](const api::HttpRequest& r) { return CapacityRoute(c, r); });
 }

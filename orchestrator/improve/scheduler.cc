@@ -67,7 +67,8 @@ NodeTarget TargetFor(const SchedulerConfig& config, const NodeLoad& node) {
     if (TakesASlot(j.kind)) busy++;
   }
   t.target = std::max(0, capacity - busy);
-  if (busy > 0 && t.target < capacity) t.why = std::to_string(busy) + " slot(s) taken by training/eval";
+  if (busy > 0 && t.target < capacity)
+    t.why = std::to_string(busy) + " slot(s) taken by training/eval";
   if (node.max_parallel_jobs > 0) {
     int room = std::max(0, node.max_parallel_jobs - active) + t.running;
     if (room < t.target) {

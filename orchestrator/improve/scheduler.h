@@ -68,9 +68,9 @@ struct NodeTarget {
   std::string node_id;
   std::string kind;
   int target = 0;
-  int running = 0;    // active selfplay jobs of any origin
-  int starting = 0;   // starts issued this round
-  std::string why;    // "", "pressure: memory 91%", "unhealthy", "unreachable", ...
+  int running = 0;   // active selfplay jobs of any origin
+  int starting = 0;  // starts issued this round
+  std::string why;   // "", "pressure: memory 91%", "unhealthy", "unreachable", ...
 };
 
 // The selfplay load a node should carry, and why it is lower than its capacity.

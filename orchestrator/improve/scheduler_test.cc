@@ -34,8 +34,7 @@ TEST(SchedulerTest, CpuNodesGetHalfTheirCpusCappedAndPlacedInIdOrder) {
   auto starts = s.Plan(7, {Cpu("b", 4), Cpu("a", 16), Cpu("c", 1)});
   EXPECT_EQ(Keys(starts),
             (std::vector<std::string>{"sched-t7-a-s0-g0", "sched-t7-a-s1-g0", "sched-t7-a-s2-g0",
-                                      "sched-t7-b-s0-g0", "sched-t7-b-s1-g0",
-                                      "sched-t7-c-s0-g0"}));
+                                      "sched-t7-b-s0-g0", "sched-t7-b-s1-g0", "sched-t7-c-s0-g0"}));
   for (const auto& r : starts) {
     EXPECT_EQ(r.kind, "selfplay");
     EXPECT_EQ(r.term, 7u);
@@ -57,8 +56,7 @@ TEST(SchedulerTest, GpuNodesRunGpuSelfplayPerGpu) {
 
 TEST(SchedulerTest, PressureUnhealthyAndUnreachableNodesGetNothingNew) {
   Scheduler s({});
-  NodeLoad mem = Cpu("mem", 8), disk = Cpu("disk", 8), sick = Cpu("sick", 8),
-           gone = Cpu("gone", 8);
+  NodeLoad mem = Cpu("mem", 8), disk = Cpu("disk", 8), sick = Cpu("sick", 8), gone = Cpu("gone", 8);
   mem.memory_percent = 86;
   disk.disk_percent = 81;
   disk.disk_high_percent = 80;
@@ -100,7 +98,7 @@ TEST(SchedulerTest, RunningJobsHoldTheirSlotsAndAFinishedOneIsReplacedWithANewKe
 
 TEST(SchedulerTest, JobsOfOtherOriginsCountAsLoad) {
   Scheduler s({});
-  NodeLoad a = Cpu("a", 8);  // target 4
+  NodeLoad a = Cpu("a", 8);                                  // target 4
   a.jobs = {Job("selfplay", "running", "sched-t2-a-s0-g0"),  // the previous leader's
             Job("fallback_selfplay", "running"), Job("gpu_selfplay", "exited")};
   auto starts = s.Plan(3, {a});

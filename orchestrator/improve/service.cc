@@ -9,9 +9,9 @@
 namespace rift::improve {
 namespace {
 
-using nlohmann::json;
 using internal::Call;
 using internal::ForEachParallel;
+using nlohmann::json;
 
 constexpr auto kRequestWait = std::chrono::seconds(30);
 
@@ -183,6 +183,11 @@ Result<std::string> ImprovementService::Impl::DoStart(const StartOptions& o) {
         "no training node: set improvement.training_node, or give a host `role: nn_training` "
         "(or `all`) in distributed_hosts.yaml");
   }
+  if (IsOutbound(ctx.members(), trainer)) {
+    return FailedPrecondition("the training node " + trainer +
+                              " is outbound-only: the leader must be able to call it (set "
+                              "improvement.training_node to another training node)");
+  }
   LoopConfig c = ctx.loop_defaults;
   if (o.iterations) c.iterations = *o.iterations;
   if (o.games_per_iteration) c.games_per_iteration = *o.games_per_iteration;
@@ -198,8 +203,8 @@ Result<std::string> ImprovementService::Impl::DoStart(const StartOptions& o) {
     }
   }
   int64_t now = RealTime().WallMillis();
-  LoopState s = NewLoop("t" + std::to_string(adopted_term) + "-" + std::to_string(now), c,
-                        trainer, model, now);
+  LoopState s = NewLoop("t" + std::to_string(adopted_term) + "-" + std::to_string(now), c, trainer,
+                        model, now);
   if (!Persist(s, adopted_term)) {
     return Unavailable("could not store the new loop on a quorum of voters");
   }
@@ -257,13 +262,14 @@ bool ImprovementService::Impl::Adopt(uint64_t term) {
   if (best.empty()) {
     loop.reset();
     adopted_term = term;
+    adopted_at = Clock::now();
     Publish();
     return true;
   }
   auto decoded = DecodeState(best.state);
   if (!decoded.ok()) {
-    log::Error("improvement: the stored loop state cannot be read (" +
-               decoded.status().ToString() + "); not adopting it");
+    log::Error("improvement: the stored loop state cannot be read (" + decoded.status().ToString() +
+               "); not adopting it");
     return false;
   }
   if (decoded->status == LoopStatus::kRunning) {
@@ -277,6 +283,7 @@ bool ImprovementService::Impl::Adopt(uint64_t term) {
   }
   loop = std::move(decoded).value();
   adopted_term = term;
+  adopted_at = Clock::now();
   Publish();
   return true;
 }

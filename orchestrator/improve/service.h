@@ -67,13 +67,15 @@ struct HostLimits {
 struct ServiceContext {
   std::string node_id;
   std::string token;
-  std::string self_url;  // where this daemon answers itself (loopback when possible)
+  std::string self_url;             // where this daemon answers itself (loopback when possible)
   std::vector<std::string> voters;  // configured voter ids (empty: this node alone)
   bool outbound_only = false;
   std::function<bool()> has_lease;
   std::function<uint64_t()> term;
-  std::function<std::vector<Peer>()> members;    // every known member, this node included
-  std::function<std::string()> leader_url;       // "" when no leader is known
+  std::function<std::vector<Peer>()> members;  // every known member, this node included
+  // Where an outbound-only node sends its polls: the leader it knows first, then the alive
+  // members that accept connections (they answer 421 naming the leader).
+  std::function<std::vector<std::string>()> leader_urls;
   std::function<Capacity()> local_capacity;
   // One training round of the leader's sync (LeaderSync::Run(kTraining)); "" or an error text.
   std::function<std::string()> sync_training;
@@ -86,7 +88,7 @@ struct ServiceContext {
   std::chrono::milliseconds tick{500};
   std::map<std::string, HostLimits> hosts;
   LoopConfig loop_defaults;
-  std::string training_node;            // improvement.training_node ("" = first of below)
+  std::string training_node;                // improvement.training_node ("" = first of below)
   std::vector<std::string> training_nodes;  // settings::TrainingNodeIds (hosts order)
 };
 

@@ -23,7 +23,7 @@ struct ImprovementService::Impl {
   // What an outbound-only node last told us about itself.
   struct Report {
     Capacity capacity;
-    std::vector<JobView> jobs;
+    internal::JobsListing jobs;
     TimePoint at;
   };
 
@@ -44,15 +44,18 @@ struct ImprovementService::Impl {
 
   // Service thread only.
   uint64_t adopted_term = 0;  // term whose leader adopted the quorum's state (0 = not yet)
+  TimePoint adopted_at{};
   std::optional<LoopState> loop;
   uint64_t seq = 0;  // of `loop` as stored
   Scheduler scheduler{SchedulerConfig{}};
   std::vector<NodeLoad> loads;  // the last scheduler round's observations
   TimePoint next_schedule{}, next_poll{}, last_sync_round{};
-  std::map<std::string, TimePoint> last_pull;         // node -> last model pull request
-  std::map<std::string, std::string> start_errors;    // key -> why /start_job refused it
-  std::set<std::string> held_cache;                   // sync: files seen on the trainer
-  std::map<std::string, std::string> data_dirs;       // node -> absolute data root
+  std::map<std::string, TimePoint> last_pull;       // node -> last model pull request
+  std::map<std::string, std::string> start_errors;  // key -> why /start_job refused it
+  std::string poll_error;  // the last poll's failure (logged when it changes)
+  std::string poll_url;  // outbound-only: the leader that answered the last poll (or a 421)
+  std::set<std::string> held_cache;              // sync: files seen on the trainer
+  std::map<std::string, std::string> data_dirs;  // node -> absolute data root
 
   Result<std::string> Submit(std::shared_ptr<Request> req);  // from an HTTP worker: waits
   void Loop();
@@ -81,6 +84,8 @@ struct ImprovementService::Impl {
   void PollLeader();
   void Deliver(const std::string& node, Command c);  // into the node's mailbox
   bool IsOutbound(const std::vector<Peer>& peers, const std::string& id) const;
+  // An outbound-only node's report, if it polled within three poll intervals.
+  std::optional<Report> FreshReport(const std::string& id) const;
 };
 
 }  // namespace rift::improve

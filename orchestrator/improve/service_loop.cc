@@ -45,7 +45,8 @@ std::string AdvertisedUrl(const std::vector<Peer>& peers, const std::string& id)
 std::string ImprovementService::Impl::UrlOf(const std::vector<Peer>& peers,
                                             const std::string& id) const {
   for (const auto& p : peers) {
-    if (p.node_id == id && p.state != "dead") return p.node_id == ctx.node_id ? ctx.self_url : p.url;
+    if (p.node_id == id && p.state != "dead")
+      return p.node_id == ctx.node_id ? ctx.self_url : p.url;
   }
   return "";
 }
@@ -53,6 +54,10 @@ std::string ImprovementService::Impl::UrlOf(const std::vector<Peer>& peers,
 std::string ImprovementService::Impl::DataDir(const std::vector<Peer>& peers,
                                               const std::string& id) {
   if (auto it = data_dirs.find(id); it != data_dirs.end()) return it->second;
+  if (IsOutbound(peers, id) && id != ctx.node_id) {  // cannot be asked: from its last poll
+    auto rep = FreshReport(id);
+    return rep ? rep->capacity.data_dir : "";
+  }
   auto r = Call(UrlOf(peers, id), ctx.token, "GET", "/scheduler/capacity");
   if (r.status != 200) return "";
   auto c = internal::ParseCapacity(r.body);
@@ -64,6 +69,17 @@ std::string ImprovementService::Impl::DataDir(const std::vector<Peer>& peers,
 void ImprovementService::Impl::StepLoop(uint64_t term) {
   if (!loop || loop->status != LoopStatus::kRunning) return;
   auto peers = ctx.members();
+  // A new leader has not heard from outbound-only nodes yet: give them two polls before it
+  // splits a selfplay stage, so they get their share.
+  if (loop->stage == Stage::kSelfplay && loop->jobs.empty() &&
+      Clock::now() - adopted_at < 2 * ctx.poll_interval) {
+    for (const auto& p : peers) {
+      if (p.outbound_only && p.state == "alive" && p.node_id != ctx.node_id &&
+          !FreshReport(p.node_id)) {
+        return;
+      }
+    }
+  }
   for (int i = 0; i < 8 && loop->status == LoopStatus::kRunning; ++i) {
     Observation o = Observe(*loop, peers);
     StepResult r = Step(*loop, o);
@@ -87,8 +103,18 @@ Observation ImprovementService::Impl::Observe(const LoopState& s, const std::vec
   o.now_ms = RealTime().WallMillis();
   std::map<std::string, const NodeLoad*> load;
   for (const auto& l : loads) load[l.node_id] = &l;
+  std::map<std::string, Report> outbound;  // fresh reports of outbound-only nodes
   for (const auto& p : peers) {
-    if (p.state != "alive" || p.outbound_only) continue;
+    if (p.state != "alive") continue;
+    if (p.outbound_only && p.node_id != ctx.node_id) {
+      auto rep = FreshReport(p.node_id);
+      if (!rep) continue;  // not heard from lately: as good as gone for the loop
+      o.alive.insert(p.node_id);
+      o.outbound.insert(p.node_id);
+      if (rep->capacity.healthy) o.eligible.push_back(p.node_id);
+      outbound[p.node_id] = std::move(*rep);
+      continue;
+    }
     o.alive.insert(p.node_id);
     auto it = load.find(p.node_id);
     bool fit = it == load.end() || (it->second->reachable && it->second->healthy);
@@ -102,9 +128,14 @@ Observation ImprovementService::Impl::Observe(const LoopState& s, const std::vec
   }
   std::vector<std::optional<internal::JobsListing>> listing(nodes.size());
   std::vector<std::string> roots;
-  for (const auto& n : nodes) roots.push_back(o.alive.count(n) ? DataDir(peers, n) : "");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    bool direct = o.alive.count(nodes[i]) && !o.outbound.count(nodes[i]);
+    roots.push_back(direct ? DataDir(peers, nodes[i]) : "");
+    if (auto it = outbound.find(nodes[i]); it != outbound.end()) listing[i] = it->second.jobs;
+  }
   ForEachParallel(nodes.size(), 4, [&](size_t i) {
-    std::string url = o.alive.count(nodes[i]) ? UrlOf(peers, nodes[i]) : "";
+    bool direct = o.alive.count(nodes[i]) && !o.outbound.count(nodes[i]);
+    std::string url = direct ? UrlOf(peers, nodes[i]) : "";
     if (url.empty()) return;
     auto r = Call(url, ctx.token, "GET", "/jobs", "", 0);
     if (r.status != 200) return;
@@ -155,7 +186,10 @@ Observation ImprovementService::Impl::Observe(const LoopState& s, const std::vec
       o.candidate = internal::Probe(trainer, ctx.token, s.current.candidate);
       o.trainer_model = internal::Probe(trainer, ctx.token, kCurrentModel);
     } else {
-      std::vector<std::string> ids(o.alive.begin(), o.alive.end());
+      std::vector<std::string> ids;
+      for (const auto& n : o.alive) {
+        if (!o.outbound.count(n)) ids.push_back(n);
+      }
       std::vector<std::string> sha(ids.size());
       ForEachParallel(ids.size(), 4, [&](size_t i) {
         if (auto v = internal::Probe(UrlOf(peers, ids[i]), ctx.token, kCurrentModel)) {
@@ -210,6 +244,15 @@ void ImprovementService::Impl::Act(const LoopState& s, const std::vector<Action>
       v = root + "/" + v.substr(sizeof(kDataPrefix) - 1);
     }
     if (ok) params[i] = std::move(p);
+  }
+  for (size_t i = 0; i < starts.size(); ++i) {  // outbound-only nodes: into their mailbox
+    const StageJob& j = starts[i]->job;
+    if (params[i] && IsOutbound(peers, j.node) && j.node != ctx.node_id) {
+      Deliver(j.node,
+              {"start_job", internal::StartJobBody(j.kind, *params[i], j.key, term), j.key});
+      params[i].reset();
+      codes[i] = 200;
+    }
   }
   ForEachParallel(starts.size(), 4, [&](size_t i) {
     const StageJob& j = starts[i]->job;

@@ -8,9 +8,9 @@
 namespace rift::improve {
 namespace {
 
-using nlohmann::json;
 using internal::Call;
 using internal::ForEachParallel;
+using nlohmann::json;
 
 constexpr size_t kMailboxCap = 256;
 
@@ -31,6 +31,16 @@ void FromCapacity(const Capacity& c, NodeLoad* l) {
 
 }  // namespace
 
+std::optional<ImprovementService::Impl::Report> ImprovementService::Impl::FreshReport(
+    const std::string& id) const {
+  std::lock_guard lock(mu);
+  auto it = reports.find(id);
+  if (it == reports.end() || Clock::now() - it->second.at > 3 * ctx.poll_interval) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 bool ImprovementService::Impl::IsOutbound(const std::vector<Peer>& peers,
                                           const std::string& id) const {
   for (const auto& p : peers) {
@@ -47,20 +57,14 @@ void ImprovementService::Impl::ScheduleRound(uint64_t term) {
   }
   std::vector<NodeLoad> next(alive.size());
   std::vector<std::string> roots(alive.size());
-  auto stale_after = 3 * ctx.poll_interval;
-  std::map<std::string, Report> reps;
-  {
-    std::lock_guard lock(mu);
-    reps = reports;
-  }
   ForEachParallel(alive.size(), 4, [&](size_t i) {
     NodeLoad& l = next[i];
     l.node_id = alive[i].node_id;
     if (alive[i].outbound_only && alive[i].node_id != ctx.node_id) {
-      auto it = reps.find(l.node_id);
-      if (it == reps.end() || Clock::now() - it->second.at > stale_after) return;
-      FromCapacity(it->second.capacity, &l);
-      l.jobs = it->second.jobs;
+      auto rep = FreshReport(l.node_id);
+      if (!rep) return;
+      FromCapacity(rep->capacity, &l);
+      l.jobs = rep->jobs.views;
       l.reachable = true;
       return;
     }
@@ -137,7 +141,7 @@ std::vector<Command> ImprovementService::OnPoll(const Capacity& capacity,
   Impl::Report rep;
   rep.capacity = capacity;
   rep.at = Clock::now();
-  if (auto j = internal::ParseJobs(jobs_json); j.ok()) rep.jobs = std::move(j->views);
+  if (auto j = internal::ParseJobs(jobs_json, capacity.data_dir); j.ok()) rep.jobs = std::move(*j);
   std::vector<Command> out;
   std::lock_guard lock(impl_->mu);
   impl_->reports[capacity.node_id] = std::move(rep);
@@ -151,8 +155,12 @@ std::vector<Command> ImprovementService::OnPoll(const Capacity& capacity,
 
 // On an outbound-only node: report to the leader, run what it sends back against our own API.
 void ImprovementService::Impl::PollLeader() {
-  std::string leader = ctx.leader_url();
-  if (leader.empty()) return;
+  std::vector<std::string> candidates;
+  if (!poll_url.empty()) candidates.push_back(poll_url);
+  for (auto& u : ctx.leader_urls()) {
+    if (!u.empty() && u != poll_url) candidates.push_back(u);
+  }
+  if (candidates.empty()) return;
   auto jobs = Call(ctx.self_url, ctx.token, "GET", "/jobs");
   json jobs_list = json::array();
   if (jobs.status == 200) {
@@ -161,16 +169,31 @@ void ImprovementService::Impl::PollLeader() {
   }
   json cap = json::parse(internal::CapacityJson(ctx.local_capacity()));
   json body = {{"node_id", ctx.node_id}, {"capacity", cap}, {"jobs", jobs_list}};
-  auto r = Call(leader, ctx.token, "POST", "/leader/commands", body.dump());
-  if (r.status != 200) {
-    if (r.status != 421) {
-      log::Warn("poll of the leader for commands: " +
-                (r.status ? "HTTP " + std::to_string(r.status) : r.error));
+  // The first candidate that is the leader; a 421 naming the leader tries that one next.
+  json reply;
+  std::string errors;
+  for (size_t i = 0; i < candidates.size() && i < 8 && !reply.is_object(); ++i) {
+    auto r = Call(candidates[i], ctx.token, "POST", "/leader/commands", body.dump());
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && j.is_object()) {
+      poll_url = candidates[i];
+      reply = std::move(j);
+    } else if (r.status == 421 && j.is_object() && j.value("leader_url", json()).is_string() &&
+               j["leader_url"] != candidates[i]) {
+      poll_url = j["leader_url"];
+      candidates.insert(candidates.begin() + static_cast<long>(i) + 1, poll_url);
+    } else {
+      if (candidates[i] == poll_url) poll_url.clear();
+      errors += (errors.empty() ? "" : "; ") + candidates[i] + ": " +
+                (r.status ? "HTTP " + std::to_string(r.status) : r.error);
     }
+  }
+  if (!reply.is_object()) {
+    if (errors != poll_error) log::Warn("poll of the leader for commands: " + errors);
+    poll_error = errors;
     return;
   }
-  json reply = json::parse(r.body, nullptr, false);
-  if (!reply.is_object()) return;
+  poll_error.clear();
   for (const auto& c : reply.value("commands", json::array())) {
     if (!c.is_object() || !c.contains("body")) continue;
     std::string op = c.value("op", "");
@@ -184,8 +207,9 @@ void ImprovementService::Impl::PollLeader() {
                      std::chrono::milliseconds(10000));
     if (done.status / 100 != 2) {
       log::Warn("poll: " + op + " from the leader: " +
-                (done.status ? "HTTP " + std::to_string(done.status) + " " + done.body.substr(0, 200)
-                             : done.error));
+                (done.status
+                     ? "HTTP " + std::to_string(done.status) + " " + done.body.substr(0, 200)
+                     : done.error));
     } else if (done.status == 201) {
       log::Info("poll: " + op + " from the leader done");
     }

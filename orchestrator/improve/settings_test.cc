@@ -1,11 +1,11 @@
 // The `improvement:` section of distributed_hosts.yaml (parsed by settings/hosts_yaml.cc).
+#include "orchestrator/settings/settings.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "orchestrator/settings/settings.h"
 
 namespace rift::settings {
 namespace {
@@ -103,32 +103,41 @@ TEST_F(ImprovementSettingsTest, EveryKeyIsParsed) {
 
 TEST_F(ImprovementSettingsTest, MistakesAreErrorsWithFileLineAndKey) {
   std::string path = Yaml(
-      "hosts:\n"                              // 1
+      "hosts:\n"                                        // 1
       "  w1: {ssh_host: w1.example, role: selfplay}\n"  // 2
-      "improvement:\n"                        // 3
-      "  promote_win_rate: 1.5\n"             // 4: not a fraction
-      "  board: seven\n"                      // 5: not RxC
-      "  iterations: 0\n"                     // 6: below 1
-      "  background_selfplay: sometimes\n"    // 7: not a bool
-      "  training_node: w1\n"                 // 8: no training role
-      "  eval_game: 10\n");                   // 9: unknown (typo)
+      "improvement:\n"                                  // 3
+      "  promote_win_rate: 1.5\n"                       // 4: not a fraction
+      "  board: seven\n"                                // 5: not RxC
+      "  iterations: 0\n"                               // 6: below 1
+      "  background_selfplay: sometimes\n"              // 7: not a bool
+      "  training_node: w1\n"                           // 8: no training role
+      "  eval_game: 10\n");                             // 9: unknown (typo)
   EXPECT_FALSE(LoadIt().ok());
-  std::vector<std::pair<int, std::string>> want = {{4, "improvement.promote_win_rate"},
-                                                   {5, "improvement.board"},
-                                                   {6, "improvement.iterations"},
-                                                   {7, "improvement.background_selfplay"},
-                                                   {9, "improvement.eval_game"},
-                                                   {8, "improvement.training_node"}};
+  std::vector<std::pair<int, std::string>> want = {
+      {4, "improvement.promote_win_rate"}, {5, "improvement.board"},
+      {6, "improvement.iterations"},       {7, "improvement.background_selfplay"},
+      {9, "improvement.eval_game"},        {8, "improvement.training_node"}};
   ASSERT_EQ(problems_.size(), want.size()) << Dump();
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(problems_[i].file, path) << problems_[i].ToString();
     EXPECT_EQ(problems_[i].line, want[i].first) << problems_[i].ToString();
     EXPECT_EQ(problems_[i].key, want[i].second) << problems_[i].ToString();
   }
-  EXPECT_NE(problems_[4].message.find("did you mean 'eval_games'"), std::string::npos)
-      << Dump();
+  EXPECT_NE(problems_[4].message.find("did you mean 'eval_games'"), std::string::npos) << Dump();
   EXPECT_NE(problems_[5].message.find("is not a training node"), std::string::npos) << Dump();
 }
+
+#ifdef RIFT_SOURCE_DIR
+TEST_F(ImprovementSettingsTest, TheDemoConfigLoadsCleanly) {
+  src_.hosts_yaml_path = std::string(RIFT_SOURCE_DIR) + "/examples/demo/distributed_hosts.yaml";
+  auto s = LoadIt();
+  ASSERT_TRUE(s.ok()) << Dump();
+  EXPECT_TRUE(problems_.empty()) << Dump();
+  EXPECT_EQ(s->hosts.size(), 3u);
+  EXPECT_FALSE(s->improvement.background_selfplay);
+  EXPECT_EQ(TrainingNodeIds(*s), std::vector<std::string>{"n1"});
+}
+#endif
 
 TEST_F(ImprovementSettingsTest, AnUnknownTrainingNodeIsAnError) {
   Yaml("improvement:\n  training_node: ghost\n");

@@ -63,7 +63,7 @@ TEST(ClusterIoTest, JobsListingsGiveTheLoopItsResults) {
      "out_dir":"training/nnue/n1/j6","result":{"model":"/abs/data/elsewhere/candidate.model"}},
     {"id":"j7","kind":"training.nnue","state":"exited","exit_code":0,"idempotency_key":"k7",
      "out_dir":"training/nnue/n1/j7","result":{"model":"/other/root/candidate.model"}}]})",
-                                "/abs/data");
+                               "/abs/data");
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   EXPECT_EQ(l->views.size(), 7u);
   EXPECT_EQ(l->by_key.at("k6").model, "elsewhere/candidate.model");  // below the data root

@@ -346,8 +346,8 @@ struct Node::Impl : api::NodeApi {
     improve::ServiceContext c;
     c.node_id = settings.node_id;
     c.token = settings.auth_token;
-    bool any = settings.bind_host.empty() || settings.bind_host == "0.0.0.0" ||
-               settings.bind_host == "::";
+    bool any =
+        settings.bind_host.empty() || settings.bind_host == "0.0.0.0" || settings.bind_host == "::";
     std::string host = any ? "127.0.0.1" : settings.bind_host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     c.self_url = "http://" + host + ":" + std::to_string(port);
@@ -356,10 +356,18 @@ struct Node::Impl : api::NodeApi {
     c.has_lease = [this] { return HasLease(); };
     c.term = [this] { return State()->core.term; };
     c.members = [this] { return Peers(); };
-    c.leader_url = [this] {
+    c.leader_urls = [this] {
       auto s = State();
-      return s->core.leader_id && *s->core.leader_id != s->core.node_id ? s->core.leader_url
-                                                                         : std::string();
+      std::vector<std::string> out;
+      if (s->core.leader_id && *s->core.leader_id != s->core.node_id) {
+        out.push_back(s->core.leader_url);
+      }
+      for (const auto& m : s->core.members) {
+        if (m.state == "alive" && !m.outbound_only && m.node_id != s->core.node_id) {
+          out.push_back(m.url);
+        }
+      }
+      return out;
     };
     c.local_capacity = [this] { return LocalCapacity(); };
     c.sync_training = [this] {
