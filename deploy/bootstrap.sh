@@ -21,7 +21,7 @@ TEST_PKGS=(iproute2 iptables curl prometheus wrk shellcheck procps nginx-light r
   cron logrotate systemd python3 dpkg-dev openssh-server openssh-client)
 
 # What a node runs (deploy/setup_node_resilience.sh installs these) and the example workload.
-PROGRAMS="ringrift-p2p riftctl ringrift-resilience rift-c4"
+PROGRAMS="ringrift-p2p riftctl ringrift-resilience ringrift-job-shim rift-c4"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -45,9 +45,13 @@ std::vector<JobArg> SelfplayArgv() {
           Opt({"--model", "{model}"}), W("--optional-models")};
 }
 
-std::vector<JobArg> TrainArgv() {
+// `method` is rift-c4's trainer: sgd (training.nnue) or es, an evolution strategy
+// (training.cmaes, the old system's CMA-ES slot).
+std::vector<JobArg> TrainArgv(const char* method) {
   return {W("{bin_dir}/rift-c4"),
           W("train"),
+          W("--method"),
+          W(method),
           W("--data"),
           W("{data}"),
           W("--out"),
@@ -134,9 +138,9 @@ std::vector<JobKind> BuiltinCatalogue() {
                    1));
   c.push_back(Kind("fallback_selfplay", SelfplayArgv(), "selfplay/fallback/{node}/{job_id}",
                    {{"games", "200"}, {"board", "6x7"}, {"players", "2"}, {"model", current}}));
-  c.push_back(Kind("training.nnue", TrainArgv(), "training/nnue/{node}/{job_id}",
+  c.push_back(Kind("training.nnue", TrainArgv("sgd"), "training/nnue/{node}/{job_id}",
                    {{"data", "{data_dir}/selfplay"}}));
-  c.push_back(Kind("training.cmaes", TrainArgv(), "training/cmaes/{node}/{job_id}",
+  c.push_back(Kind("training.cmaes", TrainArgv("es"), "training/cmaes/{node}/{job_id}",
                    {{"data", "{data_dir}/selfplay"}}));
   c.push_back(Kind("eval",
                    {W("{bin_dir}/rift-c4"), W("eval"), W("--candidate"), W("{candidate}"),

@@ -154,6 +154,12 @@ bool Daemon::Start(std::string* error, std::chrono::milliseconds deadline) {
   env["NODE_ID"] = options_.node_id;
   env["RINGRIFT_DIR"] = dir_;
   env["P2P_PORT"] = std::to_string(options_.port);
+  fs::path default_hosts = fs::path(dir_) / "config" / "distributed_hosts.yaml";
+  if (!env.count("RINGRIFT_HOSTS_FILE") && !options_.background_selfplay &&
+      !fs::exists(default_hosts, ec)) {
+    fs::create_directories(default_hosts.parent_path(), ec);
+    std::ofstream(default_hosts) << "improvement:\n  background_selfplay: false\n";
+  }
   if (!env.count("BIND_HOST")) env["BIND_HOST"] = options_.host;
   std::vector<std::string> argv;
   if (!options_.netns.empty()) argv = {"ip", "netns", "exec", options_.netns};

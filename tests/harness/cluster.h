@@ -68,6 +68,10 @@ struct DaemonOptions {
   std::string netns;   // run inside `ip netns exec <netns>`
   std::string host = "127.0.0.1";  // address used to reach it (and BIND_HOST default)
   int port = 0;        // 0 = ephemeral (read back from state/p2p.port)
+  // Without RINGRIFT_HOSTS_FILE in `env`, Start writes <dir>/config/distributed_hosts.yaml (if
+  // absent) turning the leader's background selfplay off unless this is true: a test starts
+  // only the jobs it asks for.
+  bool background_selfplay = false;
 };
 
 // One daemon process.

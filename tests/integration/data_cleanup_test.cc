@@ -125,7 +125,8 @@ TEST_F(DataCleanupTest, ReplicatedFilesGoOldestFirstUnreplicatedAndProtectedStay
         return SealedCount(0) == kReplicated + 2 && SealedCount(1) == kReplicated + 1 &&
                SealedCount(2) == kReplicated + 1;
       },
-      seconds(30), milliseconds(200)));
+      seconds(30), milliseconds(200)))
+      << "sealed: " << SealedCount(0) << " " << SealedCount(1) << " " << SealedCount(2);
   // A round tells n1 which other nodes hold the same versions; the dry run shows the plan.
   json plan;
   ASSERT_TRUE(WaitFor(

@@ -40,6 +40,17 @@ class ImprovementTest : public ::testing::Test {
                              "  n2: {role: selfplay, cpus: 2}\n"
                              "  n3: {role: nn_training, cpus: 2}\n"
                              "  w4: {role: selfplay, cpus: 2, nat_blocked: true}\n"
+                             // The evaluation is slowed by 3 s so that the test can kill the
+                             // leader while its jobs run (a release build plays them in 0.1 s).
+                             "jobs:\n"
+                             "  catalogue:\n"
+                             "    eval:\n"
+                             "      argv: [/bin/sh, -c, 'sleep 3; exec \"$0\" \"$@\"', "
+                             "\"{bin_dir}/rift-c4\", eval, --candidate, \"{candidate}\", "
+                             "[--current, \"{model}\"], [--baseline, \"{baseline}\"], --games, "
+                             "\"{games}\", --seed, \"{seed}\", --optional-models]\n"
+                             "      out_dir: tmp/eval/{node}/{job_id}\n"
+                             "      params: {games: \"100\", model: \"{models_dir}/current.model\"}\n"
                              "improvement:\n"
                           << improvement_yaml;
     for (int i = 0; i < 3 + workers; ++i) {
