@@ -2,6 +2,7 @@
 // the manager: results, sealing, idempotency (also across restarts), caps, GPUs, stops,
 // timeouts, re-adoption of running jobs and of jobs that ended while no manager ran.
 #include "orchestrator/jobs/manager.h"
+#include "orchestrator/jobs/test_util.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -74,10 +75,11 @@ class ManagerTest : public ::testing::Test {
       }
       for (const auto& j : m_->List()) {
         if (j.launched.job.valid()) ::kill(-j.launched.job.pid, SIGKILL);
+        if (j.launched.shim.valid()) ::kill(j.launched.shim.pid, SIGKILL);
       }
       m_.reset();
     }
-    fs::remove_all(dir_);
+    testutil::RemoveTree(dir_);
   }
 
   ManagerOptions Options() {

@@ -2,6 +2,7 @@
 // signals, process groups killed with their grandchildren, logs capped while the job writes on,
 // identity against pid reuse, a new runner taking over, no descriptor leaks.
 #include "orchestrator/jobs/process.h"
+#include "orchestrator/jobs/test_util.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -52,7 +53,7 @@ class ProcessTest : public ::testing::Test {
   }
   void TearDown() override {
     for (const auto& l : launched_) runner_.Kill(l);
-    fs::remove_all(dir_);
+    testutil::RemoveTree(dir_);
   }
 
   LaunchSpec Sh(const std::string& script, const std::string& name = "job") {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "orchestrator/api/fake_node_api_for_test.h"
+#include "orchestrator/jobs/test_util.h"
 
 namespace rift::jobs {
 namespace {
@@ -65,9 +66,10 @@ class RoutesTest : public ::testing::Test {
   void TearDown() override {
     for (const auto& j : jobs_->List()) {
       if (j.launched.job.valid()) ::kill(-j.launched.job.pid, SIGKILL);
+      if (j.launched.shim.valid()) ::kill(j.launched.shim.pid, SIGKILL);
     }
     jobs_.reset();
-    fs::remove_all(dir_);
+    testutil::RemoveTree(dir_);
   }
 
   api::HttpResponse Call(const std::string& method, const std::string& path,
