@@ -1,5 +1,6 @@
 // PullBatch: many small files over POST /sync/files (see transfer_client.h).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,18 +31,27 @@ constexpr int kBusyRetries = 20;
 
 struct Received {
   std::string rel;
+  std::string leaf;
+  int dirfd = -1;  // owned by the reader's DirCache
+  int64_t mtime_ns = 0;
   const BatchFile* want;
 };
 
-// Parses the framed stream of one POST and writes each file to its .part.
+// Parses the framed stream of one POST and writes each file to its .part (relative to its
+// directory's fd, see internal::DirCache).
 class BatchReader {
  public:
   BatchReader(const PullOptions& opt, std::map<std::string, const BatchFile*> wanted)
-      : opt_(opt), wanted_(std::move(wanted)) {}
+      : opt_(opt), wanted_(std::move(wanted)), dirs_(opt.data_root, /*create=*/true) {}
   ~BatchReader() { CloseCurrent(true); }
 
   bool Feed(const char* data, size_t len) {
     while (len > 0) {
+      if (skip_ > 0) {  // the bytes of a file refused locally
+        size_t n = static_cast<size_t>(std::min<uint64_t>(len, skip_));
+        skip_ -= n, bytes_ += n, data += n, len -= n;
+        continue;
+      }
       if (!cur_) {
         const char* nl = static_cast<const char*>(std::memchr(data, '\n', len));
         size_t n = nl ? static_cast<size_t>(nl - data) : len;
@@ -69,6 +79,7 @@ class BatchReader {
   std::map<std::string, Status>& errors() { return errors_; }
   const Status& local() const { return local_; }
   uint64_t bytes() const { return bytes_; }
+  internal::DirCache& dirs() { return dirs_; }
 
  private:
   bool Flush() {
@@ -88,7 +99,7 @@ class BatchReader {
     if (h.is_discarded() || !h.contains("path") || !h["path"].is_string()) {
       return Fail(Unavailable("malformed batch header"));
     }
-    std::string path = h["path"].get<std::string>();
+    const std::string& path = h["path"].get_ref<const std::string&>();
     auto it = wanted_.find(path);
     if (it == wanted_.end()) return Fail(Unavailable("batch sent an unrequested file " + path));
     if (h.contains("error")) {
@@ -100,20 +111,26 @@ class BatchReader {
     if (size != want->size || h.value("sha256", std::string()) != want->sha256) {
       return Fail(Unavailable("source holds another version of " + path));
     }
-    Result<std::string> rel = inventory::ConfinePath(opt_.data_root, path);
-    if (!rel.ok()) return Fail(rel.status());
-    std::string parent = internal::DirName(*rel);
-    if (!made_dirs_.count(parent)) {  // one mkdir walk per directory, not per file
-      local_ = internal::MakeParents(opt_.data_root, *rel);
-      if (!local_.ok()) return false;
-      made_dirs_.insert(parent);
+    Result<internal::DirCache::Entry> where = dirs_.Resolve(path);
+    if (!where.ok()) {
+      if (where.status().code() == Code::kResourceExhausted) {
+        local_ = where.status();
+        return false;
+      }
+      // Refused here (a symlinked or non-directory parent...): this file fails, the rest of
+      // the batch goes on.
+      errors_[path] = where.status();
+      skip_ = size;
+      return true;
     }
-    rel_ = *rel;
-    part_ = opt_.data_root + "/" + rel_ + ".part";
-    fd_ = ::open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    cur_entry_ = std::move(where).value();
+    part_ = cur_entry_.leaf + ".part";
+    fd_ = ::openat(cur_entry_.dirfd, part_.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd_ < 0) {
-      local_ = errno == ENOSPC ? ResourceExhausted("disk full creating " + part_)
-                               : Internal("open " + part_ + ": " + std::strerror(errno));
+      local_ = errno == ENOSPC ? ResourceExhausted("disk full creating " + cur_entry_.rel + ".part")
+                               : Internal("open " + cur_entry_.rel + ".part: " +
+                                          std::strerror(errno));
       return false;
     }
     cur_ = want;
@@ -125,30 +142,43 @@ class BatchReader {
   bool FinishFile() {
     std::string got = hash_.HexDigest();
     if (got != cur_->sha256) {
-      errors_[cur_->path] = Internal("sha256 mismatch for '" + rel_ + "': expected " +
+      errors_[cur_->path] = Internal("sha256 mismatch for '" + cur_entry_.rel + "': expected " +
                                      cur_->sha256 + ", received " + got + " (discarded)");
       CloseCurrent(true);
       return true;
     }
-    done_.push_back({rel_, cur_});
+    // The source's mtime, set on the open file; its stat is what the inventory records (a
+    // rename keeps it).
+    int64_t mtime = cur_->mtime_ns;
+    if (mtime > 0) {
+      struct timespec ts[2] = {{mtime / 1000000000, mtime % 1000000000},
+                               {mtime / 1000000000, mtime % 1000000000}};
+      ::futimens(fd_, ts);
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) {
+      mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    done_.push_back({cur_entry_.rel, cur_entry_.leaf, cur_entry_.dirfd, mtime, cur_});
     CloseCurrent(false);
     return true;
   }
   void CloseCurrent(bool remove) {
     if (fd_ >= 0) ::close(fd_);
-    if (remove && cur_) ::unlink(part_.c_str());
+    if (remove && cur_) ::unlinkat(cur_entry_.dirfd, part_.c_str(), 0);
     fd_ = -1;
     cur_ = nullptr;
   }
 
   const PullOptions& opt_;
   std::map<std::string, const BatchFile*> wanted_;
-  std::string line_, rel_, part_;
+  internal::DirCache dirs_;
+  internal::DirCache::Entry cur_entry_;
+  std::string line_, part_;
   std::vector<char> buf_;
-  std::set<std::string> made_dirs_;
   const BatchFile* cur_ = nullptr;
   int fd_ = -1;
-  uint64_t pos_ = 0, bytes_ = 0;
+  uint64_t pos_ = 0, bytes_ = 0, skip_ = 0;
   internal::Sha256 hash_;
   std::vector<Received> done_;
   std::map<std::string, Status> errors_;
@@ -180,12 +210,10 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
                                              "application/json");
   *status = r.ok() ? r->status : 0;
   out->bytes_received += reader.bytes();
+  auto part_of = [](const Received& f) { return f.leaf + ".part"; };
   if (reader.local().code() == Code::kResourceExhausted) {
-    for (const Received& f : reader.done()) ::unlink((opt.data_root + "/" + f.rel + ".part").c_str());
+    for (const Received& f : reader.done()) ::unlinkat(f.dirfd, part_of(f).c_str(), 0);
     return reader.local();
-  }
-  for (const Received& f : reader.done()) {
-    internal::SetMtime(opt.data_root + "/" + f.rel + ".part", f.want->mtime_ns);
   }
   // Durable data before the renames: one syncfs for the whole batch instead of one fsync per
   // file; then the renames, then each directory once.
@@ -196,34 +224,29 @@ Status PostOnce(net::HttpClient* client, const std::vector<const BatchFile*>& fi
       ::close(root);
     }
   }
-  std::set<std::string> dirs;
   std::set<const BatchFile*> delivered;
   std::vector<inventory::Inventory::Received> records;
   std::vector<const BatchFile*> recorded;
   for (const Received& f : reader.done()) {
-    std::string final_path = opt.data_root + "/" + f.rel;
-    std::string part = final_path + ".part";
-    if (Status s = internal::SafeToReplace(final_path, f.rel, opt.inventory); !s.ok()) {
-      ::unlink(part.c_str());
+    const std::string part = part_of(f);
+    if (Status s = internal::SafeToReplaceAt(f.dirfd, f.leaf, f.rel, opt.inventory); !s.ok()) {
+      ::unlinkat(f.dirfd, part.c_str(), 0);
       (*errs)[f.want->path] = s;
       continue;
     }
-    if (::rename(part.c_str(), final_path.c_str()) != 0) {
-      (*errs)[f.want->path] = Internal("rename " + part + ": " + std::strerror(errno));
+    if (::renameat(f.dirfd, part.c_str(), f.dirfd, f.leaf.c_str()) != 0) {
+      (*errs)[f.want->path] = Internal("rename " + f.rel + ".part: " + std::strerror(errno));
       continue;
     }
-    dirs.insert(internal::DirName(final_path));
     delivered.insert(f.want);
     ++out->files_ok;
     errs->erase(f.want->path);
     if (opt.inventory) {
-      records.push_back({f.rel, f.want->size, internal::MtimeNs(final_path), f.want->sha256});
+      records.push_back({f.rel, f.want->size, f.mtime_ns, f.want->sha256});
       recorded.push_back(f.want);
     }
   }
-  for (const std::string& d : dirs) {
-    if (opt.fsync) RIFT_RETURN_IF_ERROR(internal::FsyncDir(d));
-  }
+  if (opt.fsync && !delivered.empty()) RIFT_RETURN_IF_ERROR(reader.dirs().SyncAll());
   if (opt.inventory && !records.empty()) {  // one transaction for the whole POST
     std::vector<Status> st = opt.inventory->RecordReceivedBatch(records, WallMs(opt));
     for (size_t i = 0; i < st.size(); ++i) {

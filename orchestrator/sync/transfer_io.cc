@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "orchestrator/inventory/paths.h"
+
 namespace rift::sync::internal {
 namespace {
 
@@ -126,8 +128,15 @@ int64_t MtimeNs(const std::string& path) {
 
 Status SafeToReplace(const std::string& final_path, const std::string& rel,
                      const inventory::Inventory* inventory) {
+  return SafeToReplaceAt(AT_FDCWD, final_path, rel, inventory);
+}
+
+Status SafeToReplaceAt(int dirfd, const std::string& leaf, const std::string& rel,
+                       const inventory::Inventory* inventory) {
   struct stat st {};
-  if (::lstat(final_path.c_str(), &st) != 0 || inventory == nullptr) return Status::Ok();
+  if (::fstatat(dirfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || inventory == nullptr) {
+    return Status::Ok();
+  }
   auto rec = inventory->Get(rel);
   int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (rec && rec->sealed && !rec->deleted && S_ISREG(st.st_mode) &&
@@ -156,6 +165,76 @@ void Throttle::Consumed(uint64_t n) {
   if (due > now + std::chrono::seconds(1)) {
     std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(due - now));
   }
+}
+
+namespace {
+constexpr size_t kMaxRequestedPath = 4096;  // as inventory::ConfinePath
+}  // namespace
+
+bool PlainName(const std::string& name) {
+  if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '%') return false;
+  }
+  return true;
+}
+
+DirCache::~DirCache() {
+  for (auto& [parent, fd] : fds_) ::close(fd);
+}
+
+Result<DirCache::Entry> DirCache::Resolve(const std::string& requested) {
+  size_t slash = requested.rfind('/');
+  if (slash != std::string::npos && slash > 0 && requested.size() <= kMaxRequestedPath) {
+    auto it = fds_.find(requested.substr(0, slash));
+    std::string leaf = requested.substr(slash + 1);
+    if (it != fds_.end() && PlainName(leaf)) return Entry{it->second, leaf, requested};
+  }
+  RIFT_ASSIGN_OR_RETURN(std::string rel, inventory::ConfinePath(root_, requested));
+  slash = rel.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+  RIFT_ASSIGN_OR_RETURN(int fd, Open(parent));
+  return Entry{fd, slash == std::string::npos ? rel : rel.substr(slash + 1), rel};
+}
+
+Result<int> DirCache::Open(const std::string& parent) {
+  auto it = fds_.find(parent);
+  if (it != fds_.end()) return it->second;
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FailedPrecondition("cannot open the data root: " + Errno(errno));
+  size_t pos = 0;
+  while (pos < parent.size()) {
+    size_t slash = parent.find('/', pos);
+    if (slash == std::string::npos) slash = parent.size();
+    const std::string name = parent.substr(pos, slash - pos);
+    if (create_ && ::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      ::close(fd);
+      if (e == ENOSPC || e == EDQUOT) {
+        return ResourceExhausted("disk full creating " + parent.substr(0, slash));
+      }
+      return Internal("mkdir " + parent.substr(0, slash) + ": " + Errno(e));
+    }
+    int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    ::close(fd);
+    if (next < 0) {
+      if (e == ENOENT) return NotFound("no directory '" + parent.substr(0, slash) + "'");
+      return PermissionDenied("'" + parent.substr(0, slash) +
+                              "' is a symlink or not a directory; refused");
+    }
+    fd = next;
+    pos = slash + 1;
+  }
+  fds_[parent] = fd;
+  return fd;
+}
+
+Status DirCache::SyncAll() {
+  for (const auto& [parent, fd] : fds_) {
+    if (::fsync(fd) != 0) return Internal("fsync of directory '" + parent + "': " + Errno(errno));
+  }
+  return Status::Ok();
 }
 
 bool IsSha256(const std::string& s) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "orchestrator/base/status.h"
@@ -46,6 +47,9 @@ int64_t MtimeNs(const std::string& path);
 // it may be newer data being written (kFailedPrecondition naming the path).
 Status SafeToReplace(const std::string& final_path, const std::string& rel,
                      const inventory::Inventory* inventory);
+// The same for `leaf` in the directory `dirfd` (AT_FDCWD: a path).
+Status SafeToReplaceAt(int dirfd, const std::string& leaf, const std::string& rel,
+                       const inventory::Inventory* inventory);
 // Sets the file's mtime (and atime) without following a symlink; no-op when mtime_ns <= 0.
 void SetMtime(const std::string& path, int64_t mtime_ns);
 // Paces a stream to `rate` bytes/s (0 = unlimited) with a one-second burst.
@@ -58,6 +62,41 @@ class Throttle {
   uint64_t rate_, bytes_ = 0;
   std::chrono::steady_clock::time_point start_;
 };
+
+// Directories beneath the data root, opened once for a batch of files: every component with
+// O_NOFOLLOW (a symlinked or missing directory is refused; with `create`, missing ones are
+// made). Files are then opened, renamed and stat'ed relative to their directory's fd: no path
+// walk and no realpath per file, and a directory swapped for a symlink during the batch is never
+// followed. Not thread-safe (one per batch).
+class DirCache {
+ public:
+  DirCache(std::string data_root, bool create) : root_(std::move(data_root)), create_(create) {}
+  ~DirCache();
+  DirCache(const DirCache&) = delete;
+  DirCache& operator=(const DirCache&) = delete;
+
+  struct Entry {
+    int dirfd = -1;    // owned by the cache
+    std::string leaf;  // last component
+    std::string rel;   // normalised relative path
+  };
+  // Confines `requested`: the first file of each directory goes through
+  // inventory::ConfinePath (normalisation, traversal and symlink checks); later files of an
+  // already-open directory need only a plain leaf name. kInvalidArgument / kPermissionDenied /
+  // kNotFound (no such directory, without `create`) / kResourceExhausted (disk full, mkdir).
+  Result<Entry> Resolve(const std::string& requested);
+  // fsync of every directory opened so far.
+  Status SyncAll();
+
+ private:
+  Result<int> Open(const std::string& parent);
+  std::string root_;
+  bool create_;
+  std::map<std::string, int> fds_;  // normalised parent ("" = the root) -> fd
+};
+// A single path component as a file name: non-empty, at most 255 bytes, not "." or "..", no
+// '/', '\\', '%' or control characters (as inventory::ConfinePath requires of a component).
+bool PlainName(const std::string& name);
 
 // True for 64 lower-case hex digits.
 bool IsSha256(const std::string& s);

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "orchestrator/api/errors.h"
 #include "orchestrator/inventory/paths.h"
+#include "orchestrator/sync/transfer_io.h"
 #include "orchestrator/sync/transfer_range.h"
 
 namespace rift::sync {
@@ -110,6 +112,39 @@ Result<OpenFile> OpenSealed(const TransferContext& ctx, const std::string& reque
   return f;
 }
 
+// OpenSealed for a batch: the path is resolved through `dirs` (one directory walk per
+// directory, see internal::DirCache) and the file opened relative to its directory without
+// following a symlink.
+Result<OpenFile> OpenSealedIn(const TransferContext& ctx, internal::DirCache* dirs,
+                              const std::string& requested) {
+  RIFT_ASSIGN_OR_RETURN(internal::DirCache::Entry where, dirs->Resolve(requested));
+  std::optional<inventory::FileRecord> rec = ctx.inventory->Get(where.rel);
+  if (!rec || rec->deleted) return NotFound("'" + where.rel + "' is not in the inventory");
+  if (!rec->sealed || rec->sha256.empty()) {
+    return FailedPrecondition("'" + where.rel + "' is not sealed yet; retry after the next scan");
+  }
+  int raw = ::openat(where.dirfd, where.leaf.c_str(),
+                     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (raw < 0) {
+    if (errno == ELOOP) return PermissionDenied("'" + where.rel + "' is a symlink; refused");
+    return NotFound("'" + where.rel + "': " + std::strerror(errno));
+  }
+  OpenFile f;
+  f.fd.reset(raw);
+  struct stat st {};
+  if (::fstat(raw, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return NotFound("'" + where.rel + "' is not a regular file");
+  }
+  int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(st.st_size) != rec->size || mtime_ns != rec->mtime_ns) {
+    return FailedPrecondition("'" + where.rel + "' changed since sealed; retry after the next scan");
+  }
+  f.rel = where.rel;
+  f.size = rec->size;
+  f.sha256 = rec->sha256;
+  return f;
+}
+
 HttpResponse OpenError(const Status& s) {
   if (s.code() == Code::kFailedPrecondition) return api::ErrorResponse(409, "CONFLICT", s.message());
   return api::ErrorResponse(s);
@@ -183,7 +218,10 @@ class BatchSource : public api::BodySource {
  public:
   BatchSource(TransferContext ctx, std::vector<std::string> paths,
               std::unique_ptr<SlotGuard> slot)
-      : ctx_(std::move(ctx)), paths_(std::move(paths)), slot_(std::move(slot)) {}
+      : ctx_(std::move(ctx)),
+        paths_(std::move(paths)),
+        slot_(std::move(slot)),
+        dirs_(ctx_.data_root, /*create=*/false) {}
   uint64_t size() const override { return kUnknownSize; }
   bool Read(uint64_t, char* buf, size_t len, size_t* got) override {
     *got = 0;
@@ -212,7 +250,7 @@ class BatchSource : public api::BodySource {
     nlohmann::json h = {{"path", p}};
     fd_.reset();
     file_pos_ = file_size_ = 0;
-    Result<OpenFile> f = OpenSealed(ctx_, p);
+    Result<OpenFile> f = OpenSealedIn(ctx_, &dirs_, p);
     if (f.ok()) {
       h["size"] = f->size;
       h["sha256"] = f->sha256;
@@ -229,6 +267,7 @@ class BatchSource : public api::BodySource {
   TransferContext ctx_;
   std::vector<std::string> paths_;
   std::unique_ptr<SlotGuard> slot_;
+  internal::DirCache dirs_;
   size_t next_ = 0;
   std::string header_;
   size_t header_pos_ = 0;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "orchestrator/api/http_server.h"
@@ -348,6 +349,48 @@ TEST_F(TransferTest, BatchOfTwoThousandSmallFiles) {
     const BatchFile& f = req.files[i];
     EXPECT_EQ(ShaOf(ReadFile(dst.root + "/" + f.path)), f.sha256);
     EXPECT_TRUE(dst.inv->Get(f.path).has_value());
+  }
+}
+
+TEST_F(TransferTest, BatchRefusesSymlinkedDirectoriesAndLocalChangesFileByFile) {
+  Node src(dir_ + "/a"), dst(dir_ + "/b", false);
+  const int64_t mtime = 1600000000123456789;
+  BatchRequest req{{}, {src.url}, kToken};
+  for (std::string rel : {"selfplay/b/f2", "selfplay/a/f1", "selfplay/c/f4", "selfplay/c/f3"}) {
+    std::string data = "data of " + rel;
+    req.files.push_back({rel, src.Put(rel, data), data.size(), mtime});
+  }
+  req.files.push_back({"selfplay/../../secret", ShaOf("x"), 1});
+  // In the destination: selfplay/b is a symlink (to a directory inside the root: still
+  // refused), selfplay/c/f4 was written locally and never recorded.
+  fs::create_directories(dst.root + "/real_b");
+  fs::create_directories(dst.root + "/selfplay/c");
+  fs::create_directory_symlink(dst.root + "/real_b", dst.root + "/selfplay/b");
+  std::ofstream(dst.root + "/selfplay/c/f4") << "local";
+
+  auto r = PullBatch(req, Opts(dst));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_ok, 2u);
+  std::map<std::string, Code> failed;
+  for (const auto& [path, s] : r->failed) failed[path] = s.code();
+  EXPECT_EQ(failed.size(), 3u);
+  EXPECT_EQ(failed["selfplay/b/f2"], Code::kPermissionDenied);
+  EXPECT_EQ(failed["selfplay/c/f4"], Code::kFailedPrecondition);
+  EXPECT_TRUE(failed.count("selfplay/../../secret"));
+  EXPECT_TRUE(fs::is_empty(dst.root + "/real_b"));
+  EXPECT_EQ(ReadFile(dst.root + "/selfplay/c/f4"), "local");
+  for (std::string rel : {"selfplay/a/f1", "selfplay/c/f3"}) {
+    EXPECT_EQ(ReadFile(dst.root + "/" + rel), "data of " + rel);
+    struct stat st {};
+    ASSERT_EQ(::stat((dst.root + "/" + rel).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, mtime);  // the source's
+    auto rec = dst.inv->Get(rel);
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_TRUE(rec->sealed);
+    EXPECT_EQ(rec->mtime_ns, mtime);
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dst.root)) {
+    EXPECT_NE(e.path().extension(), ".part") << e.path();
   }
 }
 
