@@ -7,40 +7,19 @@
 #include <filesystem>
 #include <fstream>
 
+#include "orchestrator/settings/settings_fixture_for_test.h"
+
 namespace rift::settings {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ImprovementSettingsTest : public ::testing::Test {
+class ImprovementSettingsTest : public SettingsFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/rift-improve-settings-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    src_.use_default_paths = false;
-    src_.flags = {{"NODE_ID", "n1"}, {"RINGRIFT_DIR", dir_}};
+    SettingsFixture::SetUp();
+    src_.flags["RINGRIFT_DIR"] = dir_;
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Yaml(const std::string& text) {
-    std::string path = dir_ + "/hosts.yaml";
-    std::ofstream(path) << text;
-    src_.hosts_yaml_path = path;
-    return path;
-  }
-  Result<Settings> LoadIt() {
-    problems_.clear();
-    return Load(src_, &problems_);
-  }
-  std::string Dump() const {
-    std::string out;
-    for (const auto& p : problems_) out += p.ToString() + "\n";
-    return out;
-  }
-
-  std::string dir_;
-  Sources src_;
-  std::vector<Problem> problems_;
 };
 
 TEST_F(ImprovementSettingsTest, DefaultsApplyWithoutTheSection) {

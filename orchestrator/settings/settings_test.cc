@@ -12,42 +12,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include "orchestrator/settings/settings_fixture_for_test.h"
+
 namespace rift::settings {
 namespace {
 
 namespace fs = std::filesystem;
 using Severity = Problem::Severity;
 
-class SettingsTest : public ::testing::Test {
+class SettingsTest : public SettingsFixture {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "rift-settings-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    src_.use_default_paths = false;  // hermetic: never read /etc/ringrift
-    src_.flags["NODE_ID"] = "n1";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& text, int mode = 0600) {
-    std::string path = (fs::path(dir_) / name).string();
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path) << text;
-    chmod(path.c_str(), mode);
-    return path;
-  }
-  std::string Conf(const std::string& text) {
-    src_.node_conf_path = Write("node.conf", text);
-    return *src_.node_conf_path;
-  }
-  std::string Yaml(const std::string& text) {
-    src_.hosts_yaml_path = Write("hosts.yaml", text);
-    return *src_.hosts_yaml_path;
-  }
-  Result<Settings> LoadIt() {
-    problems_.clear();
-    return Load(src_, &problems_);
-  }
   std::vector<Problem> Errors() const { return Only(Severity::kError); }
   std::vector<Problem> Warnings() const { return Only(Severity::kWarning); }
   std::vector<Problem> Only(Severity s) const {
@@ -56,15 +30,6 @@ class SettingsTest : public ::testing::Test {
                  [&](const Problem& p) { return p.severity == s; });
     return out;
   }
-  std::string Dump() const {
-    std::string out;
-    for (const auto& p : problems_) out += p.ToString() + "\n";
-    return out;
-  }
-
-  std::string dir_;
-  Sources src_;
-  std::vector<Problem> problems_;
 };
 
 TEST_F(SettingsTest, DefaultsApplyWhenOnlyTheNodeIdIsGiven) {
@@ -879,12 +844,15 @@ TEST(ExampleConfigTest, DistributedHostsExampleLoadsCleanly) {
 
 TEST(TrainingNodesTest, RolesWinElseTheStrongestGpuHostsElseNone) {
   Settings s;
-  s.hosts = {{.id = "a", .gpu = "RTX 3090"},
-             {.id = "b", .gpu = "H100", .status = "disabled"},
-             {.id = "c", .gpu = "2x RTX 4090"},
-             {.id = "d", .gpu = "RTX 4090"},
-             {.id = "e", .gpu = "2x rtx 4090"},
-             {.id = "f"}};
+  auto host = [](std::string id, std::string gpu, std::string status = "ready") {
+    Host h;
+    h.id = std::move(id);
+    h.gpu = std::move(gpu);
+    h.status = std::move(status);
+    return h;
+  };
+  s.hosts = {host("a", "RTX 3090"),    host("b", "H100", "disabled"), host("c", "2x RTX 4090"),
+             host("d", "RTX 4090"),    host("e", "2x rtx 4090"),      host("f", "")};
   // No training role: the strongest enabled GPU hosts (the disabled H100 does not count).
   EXPECT_EQ(TrainingNodeIds(s), (std::vector<std::string>{"c", "e"}));
   s.hosts[3].role = "selfplay,nn_training";

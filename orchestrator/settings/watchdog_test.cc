@@ -9,6 +9,7 @@
 
 #include "orchestrator/settings/internal.h"
 #include "orchestrator/settings/settings.h"
+#include "orchestrator/settings/settings_fixture_for_test.h"
 
 namespace rift::settings {
 namespace {
@@ -17,39 +18,11 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class WatchdogSettingsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "rift-wd-settings-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    src_.use_default_paths = false;
-    src_.flags["NODE_ID"] = "n1";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  void Yaml(const std::string& text) {
-    std::string path = dir_ + "/hosts.yaml";
-    std::ofstream(path) << text;
-    src_.hosts_yaml_path = path;
-  }
-  Result<Settings> LoadIt() {
-    problems_.clear();
-    return Load(src_, &problems_);
-  }
-  std::string Problems() const {
-    std::string out;
-    for (const auto& p : problems_) out += p.ToString() + "\n";
-    return out;
-  }
-
-  std::string dir_;
-  Sources src_;
-  std::vector<Problem> problems_;
-};
+class WatchdogSettingsTest : public SettingsFixture {};
 
 TEST_F(WatchdogSettingsTest, DefaultsWithoutAnySource) {
   auto s = LoadIt();
-  ASSERT_TRUE(s.ok()) << Problems();
+  ASSERT_TRUE(s.ok()) << Dump();
   const WatchdogSettings& w = s->watchdog;
   EXPECT_EQ(w.interval, seconds(10));
   EXPECT_EQ(w.startup_grace, seconds(60));
@@ -75,7 +48,7 @@ TEST_F(WatchdogSettingsTest, YamlSectionThenEnvironmentThenFlags) {
   src_.env["RINGRIFT_WATCHDOG_RESTART_BUDGET"] = "4";
   src_.flags["RINGRIFT_WATCHDOG_INTERVAL"] = "200ms";
   auto s = LoadIt();
-  ASSERT_TRUE(s.ok()) << Problems();
+  ASSERT_TRUE(s.ok()) << Dump();
   const WatchdogSettings& w = s->watchdog;
   EXPECT_EQ(w.interval, milliseconds(200));  // flag over env over YAML
   EXPECT_EQ(w.restart_budget, 4);            // env over YAML
@@ -97,7 +70,7 @@ TEST_F(WatchdogSettingsTest, BadValuesNameFileLineAndKey) {
 )");
   auto s = LoadIt();
   ASSERT_FALSE(s.ok());
-  std::string all = Problems();
+  std::string all = Dump();
   EXPECT_NE(all.find("hosts.yaml:2: watchdog.interval: expected a duration"), std::string::npos)
       << all;
   EXPECT_NE(all.find("hosts.yaml:3: watchdog.restart_budget: must be between 1"),
@@ -118,7 +91,7 @@ TEST_F(WatchdogSettingsTest, EnvironmentErrorsAndBackoffOrder) {
   src_.env["RINGRIFT_WATCHDOG_BACKOFF_MAX"] = "1m";
   auto s = LoadIt();
   ASSERT_FALSE(s.ok());
-  std::string all = Problems();
+  std::string all = Dump();
   EXPECT_NE(all.find("environment: RINGRIFT_WATCHDOG_FALLBACK: expected true or false"),
             std::string::npos)
       << all;

@@ -158,7 +158,7 @@ bool Daemon::Start(std::string* error, std::chrono::milliseconds deadline) {
   if (!env.count("RINGRIFT_HOSTS_FILE") && !options_.background_selfplay &&
       !fs::exists(default_hosts, ec)) {
     fs::create_directories(default_hosts.parent_path(), ec);
-    std::ofstream(default_hosts) << "improvement:\n  background_selfplay: false\n";
+    std::ofstream(default_hosts) << kNoBackgroundSelfplayYaml;
   }
   if (!env.count("BIND_HOST")) env["BIND_HOST"] = options_.host;
   std::vector<std::string> argv;

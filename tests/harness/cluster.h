@@ -61,6 +61,10 @@ HttpResult HttpRequestInNetns(const std::string& netns, const std::string& metho
                               const std::string& token = "", const std::string& body = "",
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
+// The cluster-file section that turns the leader's background selfplay off; tests that write
+// their own distributed_hosts.yaml append it (see DaemonOptions::background_selfplay).
+inline constexpr char kNoBackgroundSelfplayYaml[] = "improvement:\n  background_selfplay: false\n";
+
 struct DaemonOptions {
   std::string node_id;
   std::map<std::string, std::string> env;  // NODE_ID, RINGRIFT_DIR and P2P_PORT are set for you

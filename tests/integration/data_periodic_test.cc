@@ -47,7 +47,7 @@ TEST(DataPeriodicTest, TheLeaderReplicatesAndTriggersCleanupOnItsOwn) {
     ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
   } unmount{data1};
   std::string hosts = dir.path() + "/hosts.yaml";
-  std::ofstream(hosts) << "cleanup:\n  interval_s: 1\nimprovement:\n  background_selfplay: false\n";
+  std::ofstream(hosts) << "cleanup:\n  interval_s: 1\n" << kNoBackgroundSelfplayYaml;
   std::vector<std::unique_ptr<Daemon>> nodes;
   for (int i = 0; i < 3; ++i) {
     DaemonOptions o;

@@ -62,8 +62,8 @@ class DataPushTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir("rift-data-push");
     std::string hosts = dir_->path() + "/hosts.yaml";
-    WriteFile(hosts, "sync:\n  bandwidth_limit_mbps: 160\n  part_max_age_s: 60\n"
-                     "improvement:\n  background_selfplay: false\n");
+    WriteFile(hosts, "sync:\n  bandwidth_limit_mbps: 160\n  part_max_age_s: 60\n" +
+                         std::string(kNoBackgroundSelfplayYaml));
     for (int i = 0; i < kNodes; ++i) {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);

@@ -51,9 +51,9 @@ class DataSyncTest : public ::testing::Test {
     // n3 is the training node; the cap slows big pulls enough to interrupt them.
     std::string hosts = dir_->path() + "/hosts.yaml";
     WriteFile(hosts,
-              "hosts:\n  n3:\n    ssh_host: 127.0.0.1\n    role: nn_training\n"
-              "    p2p_url: http://127.0.0.1:1\nsync:\n  bandwidth_limit_mbps: 800\n"
-              "improvement:\n  background_selfplay: false\n");
+              std::string("hosts:\n  n3:\n    ssh_host: 127.0.0.1\n    role: nn_training\n"
+                          "    p2p_url: http://127.0.0.1:1\nsync:\n  bandwidth_limit_mbps: 800\n") +
+                  kNoBackgroundSelfplayYaml);
     for (int i = 0; i < kNodes; ++i) {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);

@@ -59,7 +59,7 @@ class JobsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir("rift-jobs-it");
     std::string hosts = dir_->path() + "/hosts.yaml";
-    std::ofstream(hosts) << kHosts << "improvement:\n  background_selfplay: false\n";
+    std::ofstream(hosts) << kHosts << kNoBackgroundSelfplayYaml;
     for (int i = 0; i < 2; ++i) {
       DaemonOptions o;
       o.node_id = "n" + std::to_string(i + 1);

@@ -346,8 +346,8 @@ class FallbackTest : public WatchdogTest {
     std::string error;
     ASSERT_TRUE(leader_->Start(&error)) << error;
     const std::string hosts = tmp_.path() + "/hosts.yaml";
-    std::ofstream(hosts) << "improvement:\n  background_selfplay: false\n"
-                            "jobs:\n"
+    std::ofstream(hosts) << kNoBackgroundSelfplayYaml
+                            << "jobs:\n"
                             "  stop_grace_s: 2\n"
                             "  catalogue:\n"
                             "    fallback_selfplay:\n"
