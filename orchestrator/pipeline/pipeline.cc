@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "orchestrator/pipeline/driver.h"
+#include "orchestrator/pipeline/steps.h"
 #include "orchestrator/pipeline/hashing.h"
 
 namespace rift::pipeline {
@@ -39,13 +40,6 @@ uint32_t Fnv1a(const std::string& s) {
   return h;
 }
 
-std::string LastLine(const std::string& text) {
-  std::string t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  size_t nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
-
 Status FsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Internal("cannot open " + dir + ": " + std::strerror(errno));
@@ -58,7 +52,7 @@ Status FsyncDir(const std::string& dir) {
 }  // namespace
 
 std::string ExitSummary(int exit_code, const std::string& err) {
-  std::string line = LastLine(err);
+  std::string line(LastLine(err));
   if (line.size() > 300) line = line.substr(line.size() - 300);
   return "exit " + std::to_string(exit_code) + (line.empty() ? "" : ": " + line);
 }
@@ -164,7 +158,7 @@ Result<StepResult> Driver::RunStep(const HostSpec& host, const std::string& step
       if (!probe.exit_code) {
         return Internal(host.id + ": " + step + " stopped without an exit status (killed, or " +
                         "the host restarted)" +
-                        (output.err_tail.empty() ? "" : ": " + LastLine(output.err_tail)));
+                        (output.err_tail.empty() ? "" : ": " + std::string(LastLine(output.err_tail))));
       }
       StepResult r;
       r.exit_code = *probe.exit_code;
@@ -214,7 +208,7 @@ Status Driver::PutVerified(const HostSpec& host, const std::string& local,
   RIFT_ASSIGN_OR_RETURN(std::string out, Check(host, "verifying " + remote,
                                                VerifyRenameScript(part, remote, sha256)));
   if (LastLine(out) != "ok") {
-    return Internal(host.id + ": " + remote + " arrived corrupted (" + LastLine(out) +
+    return Internal(host.id + ": " + remote + " arrived corrupted (" + std::string(LastLine(out)) +
                     ", expected " + sha256 + "); removed");
   }
   return Status::Ok();

@@ -61,10 +61,14 @@ std::string LaunchScript(const std::string& step_dir, const std::string& workdir
   return s.str();
 }
 
-Result<LaunchReply> ParseLaunch(std::string_view out) {
+std::string_view LastLine(std::string_view out) {
   out = TrimView(out);
   size_t nl = out.rfind('\n');
-  std::string_view line = nl == std::string_view::npos ? out : out.substr(nl + 1);
+  return nl == std::string_view::npos ? out : out.substr(nl + 1);
+}
+
+Result<LaunchReply> ParseLaunch(std::string_view out) {
+  std::string_view line = LastLine(out);
   LaunchReply r;
   std::string_view rest;
   if (line.rfind("launched ", 0) == 0) {
@@ -100,9 +104,7 @@ std::string ProbeScript(const std::string& step_dir, const std::string& games_di
 }
 
 Result<Probe> ParseProbe(std::string_view out) {
-  out = TrimView(out);
-  size_t nl = out.rfind('\n');
-  std::string_view line = nl == std::string_view::npos ? out : out.substr(nl + 1);
+  std::string_view line = LastLine(out);
   Probe p;
   int seen = 0;
   std::istringstream in{std::string(line)};

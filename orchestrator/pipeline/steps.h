@@ -34,6 +34,9 @@ struct LaunchReply {
 };
 Result<LaunchReply> ParseLaunch(std::string_view out);
 
+// The last line of a command's output, surrounding whitespace trimmed (a view into `out`).
+std::string_view LastLine(std::string_view out);
+
 // Prints one line "launched=0|1 alive=0|1 exit=<n or empty> games=<n or empty>"; games counts
 // the lines of the *.jsonl files under `games_dir` when it is not empty.
 std::string ProbeScript(const std::string& step_dir, const std::string& games_dir);
