@@ -67,15 +67,6 @@ const Flag kFlags[] = {
     {"--log-file", "RINGRIFT_RESILIENCE_LOG_FILE", "append the watchdog's log here", false},
 };
 
-int PrintProblems(const std::vector<Problem>& problems) {
-  int errors = 0;
-  for (const auto& p : problems) {
-    std::fprintf(stderr, "%s\n", p.ToString().c_str());
-    errors += p.severity == Problem::Severity::kError;
-  }
-  return errors;
-}
-
 std::string SelfDir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -182,7 +173,7 @@ int main(int argc, char** argv) {
   std::vector<Problem> problems;
   auto loaded = rift::settings::Load(sources, &problems);
   if (!loaded.ok()) {
-    PrintProblems(problems);
+    rift::settings::PrintProblems(problems);
     std::fprintf(stderr, "ringrift-resilience: %s\n", loaded.status().message().c_str());
     return 2;
   }

@@ -24,20 +24,11 @@ namespace {
 
 using rift::settings::Problem;
 
-int PrintProblems(const std::vector<Problem>& problems) {
-  int errors = 0;
-  for (const auto& p : problems) {
-    std::fprintf(stderr, "%s\n", p.ToString().c_str());
-    if (p.severity == Problem::Severity::kError) ++errors;
-  }
-  return errors;
-}
-
 int CheckConfig(const rift::settings::Sources& sources) {
   std::vector<Problem> problems;
   auto s = rift::settings::Load(sources, &problems);
   if (s.ok()) rift::settings::CheckDeployment(*s, &problems);
-  int errors = PrintProblems(problems);
+  int errors = rift::settings::PrintProblems(problems);
   int warnings = static_cast<int>(problems.size()) - errors;
   if (errors > 0) {
     std::fprintf(stderr, "configuration has %d error(s), %d warning(s)\n", errors, warnings);
@@ -144,7 +135,7 @@ int main(int argc, char** argv) {
   std::vector<Problem> problems;
   auto settings = rift::settings::Load(sources, &problems);
   if (!settings.ok()) {
-    PrintProblems(problems);
+    rift::settings::PrintProblems(problems);
     std::fprintf(stderr, "ringrift-p2p: %s\n", settings.status().message().c_str());
     return 2;
   }

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -62,6 +63,15 @@ std::map<std::string, std::string> ProcessEnvironment() {
 bool HasErrors(const std::vector<Problem>& problems) {
   return std::any_of(problems.begin(), problems.end(),
                      [](const Problem& p) { return p.severity == Problem::Severity::kError; });
+}
+
+int PrintProblems(const std::vector<Problem>& problems) {
+  int errors = 0;
+  for (const auto& p : problems) {
+    std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    errors += p.severity == Problem::Severity::kError;
+  }
+  return errors;
 }
 
 std::string Problem::ToString() const {

@@ -257,6 +257,8 @@ double GpuScore(const std::string& gpu);
 
 // True if any problem is an error (warnings alone do not fail a load).
 bool HasErrors(const std::vector<Problem>& problems);
+// Writes each problem on its own line to stderr; returns how many are errors.
+int PrintProblems(const std::vector<Problem>& problems);
 
 // The canonical keys understood in flags, the environment and node.conf, e.g. "NODE_ID".
 const std::vector<std::string>& KnownKeys();
