@@ -6,18 +6,18 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "orchestrator/inventory/paths.h"
 #include "orchestrator/net/http_client.h"
+#include "orchestrator/sync/part_writer.h"
 #include "orchestrator/sync/transfer_io.h"
 
 namespace rift::sync {
 namespace {
 
 using internal::Sha256;
-
-constexpr uint64_t kWritebackStep = 8 << 20;
 
 int64_t WallMs(const PullOptions& o) {
   if (o.now_ms) return o.now_ms();
@@ -33,19 +33,21 @@ struct Pull {
   const PullOptions& opt;
   std::string part;
   int fd = -1;
-  uint64_t offset = 0;
-  uint64_t writeback_from = 0;  // start of the bytes written but not yet sent to the disk
+  std::unique_ptr<internal::PartWriter> writer;  // of fd, once it is open
+  uint64_t offset = 0;                           // bytes received and handed to the writer
   Sha256 hash;
   PullResult result;
   Status local;  // a local failure (disk full, I/O): stops the pull
   internal::Throttle throttle{opt.bandwidth_bytes_per_sec};
 
   bool Restart() {
+    local = writer->Reset(0);
+    if (!local.ok()) return false;
     if (::ftruncate(fd, 0) != 0) {
       local = Internal("truncate " + part + ": " + std::strerror(errno));
       return false;
     }
-    offset = writeback_from = 0;
+    offset = 0;
     result.bytes_resumed = 0;
     hash.Reset();
     return true;
@@ -81,14 +83,10 @@ struct Pull {
         source_error = Unavailable(base + " sent more than " + std::to_string(req.size) + " bytes");
         return false;
       }
-      local = internal::WriteAll(fd, data, len, offset, part);
+      local = writer->Write(data, len);
       if (!local.ok()) return false;
       hash.Update(data, len);
       offset += len;
-      if (opt.fsync && offset - writeback_from >= kWritebackStep) {
-        internal::StartWriteback(fd, writeback_from, offset - writeback_from);
-        writeback_from = offset;
-      }
       result.bytes_received += len;
       throttle.Consumed(len);
       return !opt.progress || opt.progress(base, offset, req.size);
@@ -116,11 +114,13 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
   p.fd = ::open(p.part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (p.fd < 0) return Internal("open " + p.part + ": " + std::strerror(errno));
   struct FdCloser {
-    int& fd;
+    Pull& p;
     ~FdCloser() {
-      if (fd >= 0) ::close(fd);
+      p.writer.reset();  // its pending writes use the fd
+      if (p.fd >= 0) ::close(p.fd);
     }
-  } closer{p.fd};
+  } closer{p};
+  p.writer = std::make_unique<internal::PartWriter>(p.fd, p.part, options.fsync);
   auto fail_and_remove = [&](Status s) -> Result<PullResult> {
     ::unlink(p.part.c_str());
     return s;
@@ -132,7 +132,8 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
     if (!p.Restart()) return fail_and_remove(p.local);
   } else if (have > 0) {
     RIFT_RETURN_IF_ERROR(internal::HashPrefix(p.fd, have, &p.hash));
-    p.offset = p.writeback_from = p.result.bytes_resumed = have;
+    RIFT_RETURN_IF_ERROR(p.writer->Reset(have));
+    p.offset = p.result.bytes_resumed = have;
   }
   std::string errors;
   for (int round = 0; round < 2 && p.offset < request.size; ++round) {
@@ -151,6 +152,11 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
       errors += (errors.empty() ? "" : "; ") + s.message();
     }
     if (!p.result.source.empty()) break;
+  }
+  // Everything received reaches the file, also when the pull stops early (kept for resume).
+  if (Status s = p.writer->Finish(); !s.ok()) {
+    if (s.code() == Code::kResourceExhausted) return fail_and_remove(s);
+    return s;
   }
   if (p.offset != request.size) {
     return Unavailable("pull of '" + rel + "' stopped at " + std::to_string(p.offset) + " of " +

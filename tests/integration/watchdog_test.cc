@@ -263,8 +263,11 @@ TEST_F(WatchdogTest, DiskAboveTheHighWatermarkAsksTheDaemonForCleanup) {
   ASSERT_TRUE(WaitFor(
       [&] {
         auto m = daemon_->Request("GET", "/metrics", kToken);
+        // The daemon counts the request before the watchdog has read the answer and logged
+        // it: wait for both.
         return m.body.find("ringrift_http_requests_total{route=\"/cleanup\",code=\"200\"}") !=
-               std::string::npos;
+                   std::string::npos &&
+               watchdog_.Log().find("cleanup: ") != std::string::npos;
       },
       seconds(30)))
       << watchdog_.Log();
