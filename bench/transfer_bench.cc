@@ -27,6 +27,7 @@
 
 #include "orchestrator/api/http_server.h"
 #include "orchestrator/inventory/inventory.h"
+#include "orchestrator/inventory/manifest_json.h"
 #include "orchestrator/net/http_client.h"
 #include "orchestrator/sync/transfer_client.h"
 #include "orchestrator/sync/transfer_server.h"
@@ -102,17 +103,14 @@ int Serve(const std::string& dir) {
   api::Router router(kToken);
   sync::RegisterTransferRoutes(&router, {dir + "/src/data", src.get(), 8, 1000});
   inventory::Inventory* inv = src.get();
+  // The records as GET /sync/manifest encodes them (the daemon's route needs a whole node).
   router.Add("GET", "/bench/manifest", [inv](const api::HttpRequest& req) {
     uint64_t cursor = 0;
     if (auto it = req.query.find("cursor"); it != req.query.end()) cursor = std::stoull(it->second);
     inventory::Manifest m = inv->ManifestSince(cursor);
-    nlohmann::json out = {{"next_cursor", m.next_cursor}, {"more", m.more}};
-    auto& files = out["files"] = nlohmann::json::array();
-    for (const auto& r : m.records) {
-      files.push_back({{"path", r.path}, {"size", r.size}, {"sha256", r.sha256},
-                       {"sealed", r.sealed}, {"deleted", r.deleted}});
-    }
-    return api::JsonResponse(200, out.dump());
+    return api::JsonResponse(200, "{\"records\":" + inventory::RecordsJson(m.records) +
+                                      ",\"next_cursor\":" + std::to_string(m.next_cursor) +
+                                      ",\"more\":" + (m.more ? "true" : "false") + "}");
   });
   api::ServerOptions so;
   so.bind_host = "127.0.0.1";
@@ -146,27 +144,27 @@ std::map<std::string, Entry> FetchManifest(const std::string& url) {
   if (!client.ok()) Die("client", client.status());
   std::map<std::string, Entry> out;
   uint64_t cursor = 0;
-  // The bench server answers /bench/manifest ("files"); a real daemon /sync/manifest ("records").
-  std::string route = "/bench/manifest", key = "files";
+  // The bench server answers /bench/manifest; a real daemon /sync/manifest.
+  std::string route = "/bench/manifest";
   for (;;) {
     auto r = (*client)->Get(route + "?cursor=" + std::to_string(cursor));
     if (!r.ok()) Die("manifest", r.status());
-    if (r->status == 404 && key == "files") {
+    if (r->status == 404 && route == "/bench/manifest") {
       route = "/sync/manifest";
-      key = "records";
       continue;
     }
-    auto j = nlohmann::json::parse(r->body);
-    for (const auto& f : j[key]) {
-      if (f["deleted"].get<bool>() || !f["sealed"].get<bool>()) {
-        out.erase(f["path"].get<std::string>());
+    // Read as the leader reads a node's manifest (datasvc/leader_sync.cc).
+    auto page = inventory::ParseManifestPage(r->body);
+    if (!page.ok()) Die("manifest", page.status());
+    for (auto& f : page->records) {
+      if (f.deleted || !f.sealed) {
+        out.erase(f.path);
         continue;
       }
-      out[f["path"].get<std::string>()] = {f["size"].get<uint64_t>(),
-                                           f["sha256"].get<std::string>()};
+      out[f.path] = {f.size, std::move(f.sha256)};
     }
-    cursor = j["next_cursor"].get<uint64_t>();
-    if (!j["more"].get<bool>()) break;
+    cursor = page->Unsigned("next_cursor", cursor);
+    if (!page->Bool("more", false)) break;
   }
   return out;
 }
@@ -219,7 +217,9 @@ int NoChange(const std::string& dir, const std::string& url) {
   auto t0 = std::chrono::steady_clock::now();
   auto scan = dst->Scan(NowMs());
   if (!scan.ok()) Die("scan", scan.status());
+  double scan_secs = Since(t0);
   auto manifest = FetchManifest(url);
+  double manifest_secs = Since(t0) - scan_secs;
   std::map<std::string, std::string> have;
   for (const auto& r : dst->Sealed()) have[r.path] = r.sha256;
   size_t to_pull = 0;
@@ -229,6 +229,8 @@ int NoChange(const std::string& dir, const std::string& url) {
     if (it == have.end() || it->second != e.sha256) ++to_pull;
   }
   double secs = Since(t0);
+  std::fprintf(stderr, "no-change round: scan %.0f ms, manifest %.0f ms, diff %.0f ms\n",
+               scan_secs * 1000, manifest_secs * 1000, (secs - scan_secs - manifest_secs) * 1000);
   std::printf("nochange_ms %.0f\nnochange_scanned %llu\nnochange_to_pull %zu\n", secs * 1000,
               static_cast<unsigned long long>(scan->files), to_pull);
   return 0;

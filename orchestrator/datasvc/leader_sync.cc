@@ -10,6 +10,7 @@
 
 #include "orchestrator/base/log.h"
 #include "orchestrator/base/time.h"
+#include "orchestrator/inventory/manifest_json.h"
 #include "orchestrator/net/http_client.h"
 #include "orchestrator/sync/planner.h"
 
@@ -65,9 +66,6 @@ inventory::FileRecord ParseRecord(const json& r) {
   return f;
 }
 
-// Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
-// Applies one manifest page to `cache`; true if more pages follow. Throws json::exception on a
-// malformed page (caught by FetchManifest).
 void ApplyRecord(inventory::FileRecord f, NodeCache* cache) {
   if (f.deleted) {
     cache->files.erase(f.path);
@@ -76,15 +74,15 @@ void ApplyRecord(inventory::FileRecord f, NodeCache* cache) {
   }
 }
 
-bool ApplyPage(const json& j, const MemberRef& m, NodeCache* cache) {
-  for (const auto& rec : j.value("records", json::array())) ApplyRecord(ParseRecord(rec), cache);
-  cache->cursor = j.value("next_cursor", cache->cursor);
-  json disk = j.value("disk", json::object());
-  cache->disk_total = disk.value("total", uint64_t{0});
-  cache->disk_free = disk.value("free", uint64_t{0});
-  cache->outbound_only = j.value("outbound_only", m.outbound_only);
-  cache->high_watermark = j.value("watermarks", json::object()).value("high", 0.0);
-  return j.value("more", false);
+// Applies one manifest page to `cache`; true if more pages follow.
+bool ApplyPage(inventory::ManifestPage page, const MemberRef& m, NodeCache* cache) {
+  for (auto& rec : page.records) ApplyRecord(std::move(rec), cache);
+  cache->cursor = page.Unsigned("next_cursor", cache->cursor);
+  cache->disk_total = page.Unsigned("disk.total", 0);
+  cache->disk_free = page.Unsigned("disk.free", 0);
+  cache->outbound_only = page.Bool("outbound_only", m.outbound_only);
+  cache->high_watermark = page.Number("watermarks.high", 0.0);
+  return page.Bool("more", false);
 }
 
 // Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
@@ -94,13 +92,9 @@ Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* ca
                        "&limit=" + std::to_string(kManifestPage);
     RIFT_ASSIGN_OR_RETURN(auto r, Call(m.url, token, "GET", path, "", 0));
     if (r.status != 200) return Unavailable("manifest: HTTP " + std::to_string(r.status));
-    json j = json::parse(r.body, nullptr, false);
-    if (!j.is_object()) return Unavailable("manifest: invalid JSON");
-    try {
-      if (!ApplyPage(j, m, cache)) return Status::Ok();
-    } catch (const json::exception& e) {
-      return Unavailable(std::string("manifest: unexpected shape: ") + e.what());
-    }
+    auto parsed = inventory::ParseManifestPage(r.body);
+    if (!parsed.ok()) return Unavailable(m.url + ": " + parsed.status().message());
+    if (!ApplyPage(std::move(*parsed), m, cache)) return Status::Ok();
   }
   return Status::Ok();
 }

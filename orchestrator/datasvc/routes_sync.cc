@@ -3,6 +3,7 @@
 #include "orchestrator/api/handlers.h"
 #include "orchestrator/datasvc/local_cleanup.h"
 #include "orchestrator/datasvc/routes_internal.h"
+#include "orchestrator/inventory/manifest_json.h"
 #include "orchestrator/sync/transfer_server.h"
 
 namespace rift::datasvc {
@@ -56,28 +57,20 @@ uint64_t QueryU64(const api::HttpRequest& req, const char* key, uint64_t def) {
 api::HttpResponse Manifest(const RouteContext& c, const api::HttpRequest& req) {
   auto m = c.data->inventory()->ManifestSince(
       QueryU64(req, "cursor", 0), std::clamp<uint64_t>(QueryU64(req, "limit", 5000), 1, 20000));
-  json recs = json::array();
-  for (const auto& r : m.records) {
-    recs.push_back({{"path", r.path},
-                    {"size", r.size},
-                    {"mtime_ns", r.mtime_ns},
-                    {"sha256", r.sha256},
-                    {"class", r.klass},
-                    {"version", r.version},
-                    {"sealed", r.sealed},
-                    {"deleted", r.deleted},
-                    {"seq", r.seq}});
-  }
   auto vol = MeasureVolume(c.data->options().data_root);
   cleanup::Volume v = vol.ok() ? *vol : cleanup::Volume{};
-  return Json(200, {{"node_id", c.data->options().node_id},
-                    {"records", std::move(recs)},
-                    {"next_cursor", m.next_cursor},
-                    {"more", m.more},
-                    {"disk", {{"total", v.total}, {"free", v.free}}},
-                    {"outbound_only", c.outbound_only},
-                    {"training", c.training},
-                    {"watermarks", {{"high", c.marks.high}, {"low", c.marks.low}}}});
+  json rest = {{"node_id", c.data->options().node_id},
+               {"next_cursor", m.next_cursor},
+               {"more", m.more},
+               {"disk", {{"total", v.total}, {"free", v.free}}},
+               {"outbound_only", c.outbound_only},
+               {"training", c.training},
+               {"watermarks", {{"high", c.marks.high}, {"low", c.marks.low}}}};
+  // The records (up to 20,000) are written straight as text; the few other fields through the
+  // DOM, spliced after them.
+  std::string body = "{\"records\":" + inventory::RecordsJson(m.records) + ",";
+  body += rest.dump(-1, ' ', false, json::error_handler_t::replace).substr(1);
+  return api::JsonResponse(200, std::move(body));
 }
 
 Result<std::vector<PullSpec>> ParsePulls(const json& body) {
