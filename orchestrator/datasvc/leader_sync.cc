@@ -75,14 +75,29 @@ void ApplyRecord(inventory::FileRecord f, NodeCache* cache) {
 }
 
 // Applies one manifest page to `cache`; true if more pages follow.
-bool ApplyPage(inventory::ManifestPage page, const MemberRef& m, NodeCache* cache) {
+Result<bool> ApplyPage(inventory::ManifestPage page, const MemberRef& m, NodeCache* cache) {
+  using Kind = inventory::ManifestPage::Value::Kind;
+  auto typed = [&](const char* key, Kind kind) {
+    auto it = page.fields.find(key);
+    return it == page.fields.end() || it->second.kind == kind;
+  };
+  if (!typed("more", Kind::kBool)) return Unavailable("manifest: more: expected true or false");
+  if (!typed("next_cursor", Kind::kUnsigned)) {
+    return Unavailable("manifest: next_cursor: expected an unsigned integer");
+  }
+  bool more = page.Bool("more", false);
+  uint64_t next = page.Unsigned("next_cursor", cache->cursor);
+  if (more && next <= cache->cursor) {
+    return Unavailable("manifest: more pages announced but next_cursor " + std::to_string(next) +
+                       " does not advance past " + std::to_string(cache->cursor));
+  }
   for (auto& rec : page.records) ApplyRecord(std::move(rec), cache);
-  cache->cursor = page.Unsigned("next_cursor", cache->cursor);
+  cache->cursor = next;
   cache->disk_total = page.Unsigned("disk.total", 0);
   cache->disk_free = page.Unsigned("disk.free", 0);
   cache->outbound_only = page.Bool("outbound_only", m.outbound_only);
   cache->high_watermark = page.Number("watermarks.high", 0.0);
-  return page.Bool("more", false);
+  return more;
 }
 
 // Follows `m`'s manifest from `cache.cursor` to its end (applied to `cache`).
@@ -94,7 +109,8 @@ Status FetchManifest(const MemberRef& m, const std::string& token, NodeCache* ca
     if (r.status != 200) return Unavailable("manifest: HTTP " + std::to_string(r.status));
     auto parsed = inventory::ParseManifestPage(r.body);
     if (!parsed.ok()) return Unavailable(m.url + ": " + parsed.status().message());
-    if (!ApplyPage(std::move(*parsed), m, cache)) return Status::Ok();
+    RIFT_ASSIGN_OR_RETURN(bool more, ApplyPage(std::move(*parsed), m, cache));
+    if (!more) return Status::Ok();
   }
   return Status::Ok();
 }

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -45,7 +48,8 @@ struct PartWriter::Impl {
   int fd;
   std::string path;
   bool durable;
-  int dfd = -1;  // O_DIRECT fd, while direct mode lasts
+  int dfd = -1;  // O_DIRECT fd (-1: buffered mode)
+  std::atomic<bool> fell_back{false};  // O_DIRECT writes refused: the writer uses fd instead
   uint64_t offset = 0;
 
   // Buffered mode.
@@ -70,8 +74,8 @@ struct PartWriter::Impl {
   Status error;                // first write error (guarded by mu)
   std::thread writer;
 
-  Impl(int f, std::string p, bool d) : fd(f), path(std::move(p)), durable(d) {
-    if (!durable) return;
+  Impl(int f, std::string p, bool d, uint64_t size_hint) : fd(f), path(std::move(p)), durable(d) {
+    if (!durable || size_hint < kChunk) return;
     dfd = ReopenDirect(fd);
     if (dfd < 0) return;
     for (size_t i = 0; i < kBuffers; ++i) {
@@ -86,7 +90,12 @@ struct PartWriter::Impl {
     }
     cur = std::move(free.back());
     free.pop_back();
-    writer = std::thread([this] { Run(); });
+    try {
+      writer = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {
+      ::close(dfd);
+      dfd = -1;
+    }
   }
 
   ~Impl() {
@@ -123,6 +132,7 @@ struct PartWriter::Impl {
   }
 
   Status WriteJob(const Job& job) {
+    if (fell_back) return WriteAll(fd, job.buf.get(), job.len, job.at, path);
     size_t done = 0;
     while (done < job.len) {
       ssize_t n = ::pwrite(dfd, job.buf.get() + done, job.len - done,
@@ -130,7 +140,8 @@ struct PartWriter::Impl {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL) {
         // The filesystem took the O_DIRECT open but not the write (alignment it needs is
-        // larger, or no support after all): write this and everything after through the cache.
+        // larger, or no support after all): this and everything after goes through the cache.
+        fell_back = true;
         return WriteAll(fd, job.buf.get() + done, job.len - done, job.at + done, path);
       }
       if (n < 0) {
@@ -149,6 +160,12 @@ struct PartWriter::Impl {
   Status FirstError() {
     std::lock_guard<std::mutex> l(mu);
     return error;
+  }
+
+  Status SetError(Status s) {
+    std::lock_guard<std::mutex> l(mu);
+    if (error.ok()) error = s;
+    return s;
   }
 
   // Queues cur[0, len) (len a multiple of kAlign) and takes a free buffer for what follows.
@@ -177,36 +194,40 @@ struct PartWriter::Impl {
   }
 };
 
-PartWriter::PartWriter(int fd, std::string path, bool durable)
-    : impl_(std::make_unique<Impl>(fd, std::move(path), durable)) {}
+PartWriter::PartWriter(int fd, std::string path, bool durable, uint64_t size_hint)
+    : impl_(std::make_unique<Impl>(fd, std::move(path), durable, size_hint)) {}
 
 PartWriter::~PartWriter() = default;
 
 uint64_t PartWriter::offset() const { return impl_->offset; }
 
-bool PartWriter::direct() const { return impl_->dfd >= 0; }
+bool PartWriter::direct() const { return impl_->dfd >= 0 && !impl_->fell_back; }
 
 Status PartWriter::Reset(uint64_t offset) {
   Impl& m = *impl_;
   if (m.dfd >= 0) {
     m.Drain();
-    {
+    if (offset > 0) {
+      // The bytes before `offset` must all be in the file: a failed write is still the answer.
+      RIFT_RETURN_IF_ERROR(m.FirstError());
+    } else {
       std::lock_guard<std::mutex> l(m.mu);
-      m.error = Status::Ok();
+      m.error = Status::Ok();  // starting over (the caller truncates)
     }
-    m.cur_at = offset & ~(kAlign - 1);
-    m.fill = static_cast<size_t>(offset - m.cur_at);
+    uint64_t at = offset & ~(kAlign - 1);
+    size_t fill = static_cast<size_t>(offset - at);
     size_t got = 0;
-    while (got < m.fill) {  // the partial block before `offset` is rewritten whole
-      ssize_t n = ::pread(m.fd, m.cur.get() + got, m.fill - got,
-                          static_cast<off_t>(m.cur_at + got));
+    while (got < fill) {  // the partial block before `offset` is rewritten whole
+      ssize_t n = ::pread(m.fd, m.cur.get() + got, fill - got, static_cast<off_t>(at + got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        return Internal("reading back the end of " + m.path + ": " +
-                        std::strerror(n < 0 ? errno : EIO));
+        return m.SetError(Internal("reading back the end of " + m.path + ": " +
+                                   std::strerror(n < 0 ? errno : EIO)));
       }
       got += static_cast<size_t>(n);
     }
+    m.cur_at = at;
+    m.fill = fill;
   }
   m.offset = m.writeback_from = offset;
   return Status::Ok();
@@ -236,15 +257,23 @@ Status PartWriter::Finish() {
   Impl& m = *impl_;
   if (m.dfd < 0) return Status::Ok();
   size_t whole = m.fill & ~static_cast<size_t>(kAlign - 1);
-  uint64_t tail_at = m.cur_at + whole;
-  std::vector<char> tail(m.cur.get() + whole, m.cur.get() + m.fill);
-  if (whole > 0) m.Submit(whole);  // hands `cur` to the writer
+  if (whole > 0) {
+    // The whole blocks go to the writer; the partial one stays in a fresh `cur`, at the start,
+    // for the write below and for any later Write().
+    size_t tail = m.fill - whole;
+    std::vector<char> copy(m.cur.get() + whole, m.cur.get() + m.fill);
+    m.Submit(whole);
+    std::memcpy(m.cur.get(), copy.data(), tail);
+    m.cur_at += whole;
+    m.fill = tail;
+  }
   m.Drain();
   RIFT_RETURN_IF_ERROR(m.FirstError());
-  if (!tail.empty()) {
-    RIFT_RETURN_IF_ERROR(WriteAll(m.fd, tail.data(), tail.size(), tail_at, m.path));
+  if (m.fill > 0) {
+    Status s = WriteAll(m.fd, m.cur.get(), m.fill, m.cur_at, m.path);
+    if (!s.ok()) return m.SetError(s);
   }
-  return Reset(m.offset);  // later writes start from the block that holds the tail
+  return Status::Ok();
 }
 
 }  // namespace rift::sync::internal

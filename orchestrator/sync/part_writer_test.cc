@@ -153,9 +153,11 @@ TEST(PartWriterDirect, DurableModeUsesODirectOnADiskFilesystem) {
   ASSERT_GE(fd, 0);
   bool direct = PartWriter(fd, path, true).direct();
   bool plain = PartWriter(fd, path, false).direct();
+  bool small = PartWriter(fd, path, true, 100 << 10).direct();  // under one 4 MiB block
   ::close(fd);
   fs::remove_all(dir);
   EXPECT_FALSE(plain);
+  EXPECT_FALSE(small);
   if (!direct) GTEST_SKIP() << "the filesystem of /tmp refuses O_DIRECT: buffered fallback in use";
 }
 

@@ -120,7 +120,7 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
       if (p.fd >= 0) ::close(p.fd);
     }
   } closer{p};
-  p.writer = std::make_unique<internal::PartWriter>(p.fd, p.part, options.fsync);
+  p.writer = std::make_unique<internal::PartWriter>(p.fd, p.part, options.fsync, request.size);
   auto fail_and_remove = [&](Status s) -> Result<PullResult> {
     ::unlink(p.part.c_str());
     return s;
