@@ -263,7 +263,8 @@ Status PartWriter::Finish() {
     size_t tail = m.fill - whole;
     std::vector<char> copy(m.cur.get() + whole, m.cur.get() + m.fill);
     m.Submit(whole);
-    std::memcpy(m.cur.get(), copy.data(), tail);
+    // (tail may be 0: an empty vector's data() may be null, which memcpy must not get)
+    if (tail > 0) std::memcpy(m.cur.get(), copy.data(), tail);
     m.cur_at += whole;
     m.fill = tail;
   }
