@@ -180,14 +180,17 @@ rm -f "$dir"/nc.*
 for t in 1 2 3; do
   "$bench" nochange "$dir" "$ours" >"$dir/out" 2>"$dir/nc.parts"
   awk '$1 == "nochange_ms" { print $2 }' "$dir/out" >>"$dir/nc.ours"
+  awk '$1 == "nochange_steady_ms" { print $2 }' "$dir/out" >>"$dir/nc.steady"
   left=$(awk '$1 == "nochange_to_pull" { print $2 }' "$dir/out")
   [ "$left" = 0 ] || echo "  (ours found $left files to pull: not a no-change round)"
   t0=$(now_ns)
   rsync -a "rsync://127.0.0.1:$rsync_port/data/selfplay/small/" "$dir/r/small/"
   awk -v s="$(secs_since "$t0")" 'BEGIN { printf "%.0f\n", s * 1000 }' >>"$dir/nc.rsync"
-  echo "  trial $t ours: $(tail -1 "$dir/nc.ours") ms ($(sed 's/^no-change round: //' "$dir/nc.parts")); rsync: $(tail -1 "$dir/nc.rsync") ms"
+  echo "  trial $t ours: $(tail -1 "$dir/nc.ours") ms ($(cat "$dir/nc.parts")); rsync: $(tail -1 "$dir/nc.rsync") ms"
 done
 n_ours=$(least <"$dir/nc.ours"); n_rsync=$(least <"$dir/nc.rsync")
 echo "ours $n_ours ms (Scan + the whole manifest from cursor 0 over HTTP + diff: a new leader's first round) | rsync re-run $n_rsync ms"
 echo "ratio rsync / ours = $(ratio "$n_rsync" "$n_ours") (target >= 1.00)"
+n_steady=$(least <"$dir/nc.steady")
+echo "a sitting leader's round (Scan + the manifest past its cursor + diff): $n_steady ms, ratio rsync / ours = $(ratio "$n_rsync" "$n_steady")"
 fi
