@@ -63,18 +63,21 @@ run_health_transfer() {
   section "/health p99 while four 1 GiB pulls stream from the same daemon"
   local dir port pid i pulls=()
   dir=$(mktemp -d -p "${RIFT_BENCH_TMP:-/var/tmp}" health-xfer.XXXXXX)
-  mkdir -p "$dir/node/data/selfplay"
+  mkdir -p "$dir/node/data/selfplay" "$dir/node/config"
   head -c 1073741824 /dev/urandom >"$dir/node/data/selfplay/big.bin"
+  # Transfers only: the single-node leader's background selfplay would take a core of its own.
+  printf 'improvement:\n  background_selfplay: false\n' >"$dir/node/config/distributed_hosts.yaml"
   NODE_ID=h1 RINGRIFT_DIR="$dir/node" P2P_PORT=0 BIND_HOST=127.0.0.1 RINGRIFT_P2P_VOTERS=h1 \
     RINGRIFT_CLUSTER_AUTH_TOKEN=bench-token RINGRIFT_QUIET_PERIOD_S=1 \
     "$RIFT_P2P_BINARY" >"$dir/log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do [ -s "$dir/node/state/p2p.port" ] && break; sleep 0.1; done
   port=$(cat "$dir/node/state/p2p.port")
-  # Wait until the file is sealed (hashed) and served.
+  # Wait until big.bin is sealed (hashed) and served (the leader's background selfplay may
+  # seal files of its own first).
   for _ in $(seq 600); do
     curl -sf -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$port/sync/manifest" |
-      grep -q '"sealed":true' && break
+      grep -q '"path":"selfplay/big.bin",[^}]*"sealed":true' && break
     sleep 0.2
   done
   local rss0
