@@ -75,13 +75,27 @@ void AppendJsonString(std::string* out, const std::string& s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           out->append("\\u00");
@@ -123,9 +137,6 @@ std::string RecordsJson(const std::vector<FileRecord>& records) {
   return out;
 }
 
-}  // namespace rift::inventory
-
-namespace rift::inventory {
 namespace {
 
 using json = nlohmann::json;
@@ -201,7 +212,8 @@ class PageHandler : public nlohmann::json_sax<json> {
     if (stack_.empty()) return Fail("expected a JSON object");
     bool records = stack_.size() == 1 && stack_.back().key == "records";
     if (records) page_->has_records = true;
-    if (KnownRecordField()) return Fail(RecordName() + "." + stack_.back().key + ": unexpected array");
+    if (KnownRecordField())
+      return Fail(RecordName() + "." + stack_.back().key + ": unexpected array");
     if (InRecordsArray()) return Fail(RecordName() + ": expected an object");
     stack_.push_back(Frame{false, "", records});
     return true;
@@ -210,23 +222,28 @@ class PageHandler : public nlohmann::json_sax<json> {
     stack_.pop_back();
     return true;
   }
-  bool parse_error(std::size_t at, const std::string&, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t at, const std::string&,
+                   const nlohmann::detail::exception& e) override {
     return Fail("invalid JSON at byte " + std::to_string(at) + ": " + e.what());
   }
 
  private:
   struct Frame {
     bool object;
-    std::string key;   // objects: the current member's name
-    bool records;      // arrays: the page's "records"
+    std::string key;  // objects: the current member's name
+    bool records;     // arrays: the page's "records"
   };
 
   bool Fail(std::string why) {
     if (error_.empty()) error_ = std::move(why);
     return false;
   }
-  bool InRecordsArray() const { return !stack_.empty() && !stack_.back().object && stack_.back().records; }
-  std::string RecordName() const { return "records[" + std::to_string(page_->records.size()) + "]"; }
+  bool InRecordsArray() const {
+    return !stack_.empty() && !stack_.back().object && stack_.back().records;
+  }
+  std::string RecordName() const {
+    return "records[" + std::to_string(page_->records.size()) + "]";
+  }
   // A record's own member (not something nested in it) that we read.
   bool KnownRecordField() const {
     if (!record_ || stack_.size() != 3) return false;
@@ -257,7 +274,9 @@ class PageHandler : public nlohmann::json_sax<json> {
   bool Field(Value v) {
     const std::string& k = stack_.back().key;
     FileRecord& r = *record_;
-    auto want = [&](const char* what) { return Fail(RecordName() + "." + k + ": expected " + what); };
+    auto want = [&](const char* what) {
+      return Fail(RecordName() + "." + k + ": expected " + what);
+    };
     using K = Value::Kind;
     if (k == "path" || k == "sha256" || k == "class") {
       if (v.kind != K::kString) return want("a string");
@@ -302,10 +321,14 @@ double ManifestPage::Number(const std::string& key, double def) const {
   const Value* v = Find(fields, key);
   if (!v) return def;
   switch (v->kind) {
-    case Value::Kind::kUnsigned: return static_cast<double>(v->u);
-    case Value::Kind::kInteger: return static_cast<double>(v->i);
-    case Value::Kind::kFloat: return v->d;
-    default: return def;
+    case Value::Kind::kUnsigned:
+      return static_cast<double>(v->u);
+    case Value::Kind::kInteger:
+      return static_cast<double>(v->i);
+    case Value::Kind::kFloat:
+      return v->d;
+    default:
+      return def;
   }
 }
 
@@ -324,7 +347,8 @@ Result<ManifestPage> ParseManifestPage(std::string_view body) {
   PageHandler h(&page);
   bool ok = json::sax_parse(body.begin(), body.end(), &h);
   if (!ok || !h.error().empty()) {
-    return InvalidArgument("manifest: " + (h.error().empty() ? std::string("invalid JSON") : h.error()));
+    return InvalidArgument("manifest: " +
+                           (h.error().empty() ? std::string("invalid JSON") : h.error()));
   }
   return page;
 }

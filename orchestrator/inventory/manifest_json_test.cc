@@ -12,9 +12,9 @@ namespace {
 using nlohmann::json;
 
 json Dom(const FileRecord& r) {
-  return {{"path", r.path},       {"size", r.size},       {"mtime_ns", r.mtime_ns},
-          {"sha256", r.sha256},   {"class", r.klass},     {"version", r.version},
-          {"sealed", r.sealed},   {"deleted", r.deleted}, {"seq", r.seq}};
+  return {{"path", r.path},     {"size", r.size},       {"mtime_ns", r.mtime_ns},
+          {"sha256", r.sha256}, {"class", r.klass},     {"version", r.version},
+          {"sealed", r.sealed}, {"deleted", r.deleted}, {"seq", r.seq}};
 }
 
 TEST(ManifestJson, ReadsBackAsTheSameRecordsAsTheDomEncoding) {
@@ -94,7 +94,7 @@ TEST(ManifestJson, APageParsesBackIntoTheRecordsAndFields) {
   EXPECT_EQ(page->String("node_id", ""), "n1");
   EXPECT_FALSE(page->Bool("outbound_only", true));
   EXPECT_EQ(page->Unsigned("missing", 9), 9u);
-  EXPECT_EQ(page->Unsigned("node_id", 9), 9u);  // another type: the default
+  EXPECT_EQ(page->Unsigned("node_id", 9), 9u);    // another type: the default
   EXPECT_EQ(page->fields.count("training"), 0u);  // arrays other than records are skipped
 }
 

@@ -20,9 +20,9 @@
 namespace rift::sync::internal {
 namespace {
 
-constexpr uint64_t kAlign = 4096;           // O_DIRECT offset, length and address alignment
-constexpr size_t kChunk = 4 << 20;          // one O_DIRECT write
-constexpr size_t kBuffers = 3;              // one being filled, up to two queued or writing
+constexpr uint64_t kAlign = 4096;             // O_DIRECT offset, length and address alignment
+constexpr size_t kChunk = 4 << 20;            // one O_DIRECT write
+constexpr size_t kBuffers = 3;                // one being filled, up to two queued or writing
 constexpr uint64_t kWritebackStep = 8 << 20;  // buffered mode: start writeback this often
 
 struct AlignedFree {
@@ -48,7 +48,7 @@ struct PartWriter::Impl {
   int fd;
   std::string path;
   bool durable;
-  int dfd = -1;  // O_DIRECT fd (-1: buffered mode)
+  int dfd = -1;                        // O_DIRECT fd (-1: buffered mode)
   std::atomic<bool> fell_back{false};  // O_DIRECT writes refused: the writer uses fd instead
   uint64_t offset = 0;
 
@@ -67,11 +67,11 @@ struct PartWriter::Impl {
   };
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job> queue;       // guarded by mu
-  std::vector<Buffer> free;    // guarded by mu
-  bool busy = false;           // the writer holds a job (guarded by mu)
-  bool stop = false;           // guarded by mu
-  Status error;                // first write error (guarded by mu)
+  std::deque<Job> queue;     // guarded by mu
+  std::vector<Buffer> free;  // guarded by mu
+  bool busy = false;         // the writer holds a job (guarded by mu)
+  bool stop = false;         // guarded by mu
+  Status error;              // first write error (guarded by mu)
   std::thread writer;
 
   Impl(int f, std::string p, bool d, uint64_t size_hint) : fd(f), path(std::move(p)), durable(d) {
@@ -132,29 +132,16 @@ struct PartWriter::Impl {
   }
 
   Status WriteJob(const Job& job) {
-    if (fell_back) return WriteAll(fd, job.buf.get(), job.len, job.at, path);
-    size_t done = 0;
-    while (done < job.len) {
-      ssize_t n = ::pwrite(dfd, job.buf.get() + done, job.len - done,
-                           static_cast<off_t>(job.at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EINVAL) {
-        // The filesystem took the O_DIRECT open but not the write (alignment it needs is
-        // larger, or no support after all): this and everything after goes through the cache.
-        fell_back = true;
-        return WriteAll(fd, job.buf.get() + done, job.len - done, job.at + done, path);
-      }
-      if (n < 0) {
-        int e = errno;
-        if (e == ENOSPC || e == EDQUOT) {
-          return ResourceExhausted("disk full writing " + path + " after " +
-                                   std::to_string(job.at + done) + " bytes");
-        }
-        return Internal("write " + path + ": " + std::strerror(e));
-      }
-      done += static_cast<size_t>(n);
+    if (!fell_back) {
+      int err = 0;
+      Status s = WriteAll(dfd, job.buf.get(), job.len, job.at, path, &err);
+      if (s.ok() || err != EINVAL) return s;
+      // The filesystem took the O_DIRECT open but not the write (the alignment it needs is
+      // larger, or no support after all): this job, again whole, and every later one go
+      // through the cache.
+      fell_back = true;
     }
-    return Status::Ok();
+    return WriteAll(fd, job.buf.get(), job.len, job.at, path);
   }
 
   Status FirstError() {

@@ -63,8 +63,8 @@ class PartWriterTest : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(PartWriterTest, TheFileHoldsExactlyTheBytesWritten) {
-  for (size_t size : {size_t{0}, size_t{1}, size_t{4096}, size_t{4 << 20},
-                      size_t{(9 << 20) + 123}}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, size_t{4096}, size_t{4 << 20}, size_t{(9 << 20) + 123}}) {
     ASSERT_EQ(::unlink(path_.c_str()) == 0 || errno == ENOENT, true);
     ASSERT_GE(Open(), 0);
     std::string data = RandomBytes(size, static_cast<uint32_t>(size));

@@ -34,10 +34,12 @@ struct Pull {
   std::string part;
   int fd = -1;
   std::unique_ptr<internal::PartWriter> writer;  // of fd, once it is open
-  uint64_t offset = 0;                           // bytes received and handed to the writer
   Sha256 hash;
   PullResult result;
   Status local;  // a local failure (disk full, I/O): stops the pull
+
+  // Bytes received and handed to the writer (the .part's length once it has finished).
+  uint64_t offset() const { return writer->offset(); }
   internal::Throttle throttle{opt.bandwidth_bytes_per_sec};
 
   bool Restart() {
@@ -47,7 +49,6 @@ struct Pull {
       local = Internal("truncate " + part + ": " + std::strerror(errno));
       return false;
     }
-    offset = 0;
     result.bytes_resumed = 0;
     hash.Reset();
     return true;
@@ -63,13 +64,13 @@ struct Pull {
     RIFT_ASSIGN_OR_RETURN(auto client, net::HttpClient::Create(base, co));
     std::vector<std::pair<std::string, std::string>> headers = {
         {"If-Match", "\"" + req.sha256 + "\""}};
-    if (offset > 0) headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
+    if (offset() > 0) headers.emplace_back("Range", "bytes=" + std::to_string(offset()) + "-");
     Status source_error;
     net::StreamHandlers h;
     h.on_head = [&](const net::HttpResult& head) {
-      if (head.status == 200 && offset > 0) return Restart();  // no resume from this source
+      if (head.status == 200 && offset() > 0) return Restart();  // no resume from this source
       if (head.status == 206) {
-        std::string want = "bytes " + std::to_string(offset) + "-";
+        std::string want = "bytes " + std::to_string(offset()) + "-";
         auto it = head.headers.find("content-range");
         if (it == head.headers.end() || it->second.rfind(want, 0) != 0) {
           source_error = Unavailable(base + " answered another range than " + want);
@@ -79,17 +80,16 @@ struct Pull {
       return true;
     };
     h.on_data = [&](const char* data, size_t len) {
-      if (offset + len > req.size) {
+      if (offset() + len > req.size) {
         source_error = Unavailable(base + " sent more than " + std::to_string(req.size) + " bytes");
         return false;
       }
       local = writer->Write(data, len);
       if (!local.ok()) return false;
       hash.Update(data, len);
-      offset += len;
       result.bytes_received += len;
       throttle.Consumed(len);
-      return !opt.progress || opt.progress(base, offset, req.size);
+      return !opt.progress || opt.progress(base, offset(), req.size);
     };
     Result<net::HttpResult> r =
         client->Download("/sync/file?path=" + internal::QueryEscape(rel), headers, h);
@@ -99,7 +99,7 @@ struct Pull {
     if (r->status != 200 && r->status != 206) {
       return Unavailable(base + " answered " + std::to_string(r->status) + ": " + r->body);
     }
-    if (offset != req.size) return Unavailable(base + " ended the body early");
+    if (offset() != req.size) return Unavailable(base + " ended the body early");
     return Status::Ok();
   }
 };
@@ -133,12 +133,12 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
   } else if (have > 0) {
     RIFT_RETURN_IF_ERROR(internal::HashPrefix(p.fd, have, &p.hash));
     RIFT_RETURN_IF_ERROR(p.writer->Reset(have));
-    p.offset = p.result.bytes_resumed = have;
+    p.result.bytes_resumed = have;
   }
   std::string errors;
-  for (int round = 0; round < 2 && p.offset < request.size; ++round) {
+  for (int round = 0; round < 2 && p.offset() < request.size; ++round) {
     for (const std::string& base : request.sources) {
-      if (p.offset == request.size && request.size > 0) break;
+      if (p.offset() == request.size && request.size > 0) break;
       ++p.result.sources_tried;
       Status s = p.FromSource(base, rel);
       if (!p.local.ok()) {
@@ -158,8 +158,8 @@ Result<PullResult> PullFile(const PullRequest& request, const PullOptions& optio
     if (s.code() == Code::kResourceExhausted) return fail_and_remove(s);
     return s;
   }
-  if (p.offset != request.size) {
-    return Unavailable("pull of '" + rel + "' stopped at " + std::to_string(p.offset) + " of " +
+  if (p.offset() != request.size) {
+    return Unavailable("pull of '" + rel + "' stopped at " + std::to_string(p.offset()) + " of " +
                        std::to_string(request.size) + " bytes (kept for resume): " + errors);
   }
   std::string got = p.hash.HexDigest();

@@ -56,13 +56,15 @@ Status MakeParents(const std::string& root, const std::string& rel) {
   }
 }
 
-Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what) {
+Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what,
+                int* err) {
   size_t done = 0;
   while (done < len) {
     ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
+      if (err) *err = e;
       if (e == ENOSPC || e == EDQUOT) {
         return ResourceExhausted("disk full writing " + what + " after " +
                                  std::to_string(offset + done) + " bytes");

@@ -28,8 +28,10 @@ class Sha256 {
 
 // mkdir -p of the parent directories of `root`/`rel` (rel already confined).
 Status MakeParents(const std::string& root, const std::string& rel);
-// pwrite all of `len`; ENOSPC/EDQUOT -> kResourceExhausted, other errors kInternal.
-Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what);
+// pwrite all of `len`; ENOSPC/EDQUOT -> kResourceExhausted, other errors kInternal (their errno
+// in `*err` when given).
+Status WriteAll(int fd, const char* data, size_t len, uint64_t offset, const std::string& what,
+                int* err = nullptr);
 // Starts writeback of [offset, offset+len) without waiting (sync_file_range WRITE): with the
 // default dirty thresholds (10% of RAM) nothing of a 1 GiB file would reach the disk before the
 // final fsync, which would then write it all while the network sits idle.
