@@ -65,6 +65,7 @@ run_health_transfer() {
   dir=$(mktemp -d -p "${RIFT_BENCH_TMP:-/var/tmp}" health-xfer.XXXXXX)
   mkdir -p "$dir/node/data/selfplay" "$dir/node/config"
   head -c 1073741824 /dev/urandom >"$dir/node/data/selfplay/big.bin"
+  sync "$dir/node/data/selfplay/big.bin"  # its writeback is not part of the figure
   # Transfers only: the single-node leader's background selfplay would take a core of its own.
   printf 'improvement:\n  background_selfplay: false\n' >"$dir/node/config/distributed_hosts.yaml"
   NODE_ID=h1 RINGRIFT_DIR="$dir/node" P2P_PORT=0 BIND_HOST=127.0.0.1 RINGRIFT_P2P_VOTERS=h1 \
@@ -91,7 +92,7 @@ run_health_transfer() {
   wrk -t1 -c4 -d8s --latency "http://127.0.0.1:$port/health" | grep -E 'Requests/sec|99%|50%'
   echo "daemon RSS during the pulls: $rss0 kB before, $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") kB now"
   wait "${pulls[@]}" || true
-  for i in 1 2 3 4; do grep -h big_mib_s "$dir/c$i.out" || cat "$dir/c$i.out"; done
+  for i in 1 2 3 4; do grep -h -e big_mib_s -e "cpu priority" "$dir/c$i.out" || cat "$dir/c$i.out"; done
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }

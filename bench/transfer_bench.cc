@@ -26,9 +26,11 @@
 #include <string>
 
 #include "orchestrator/api/http_server.h"
+#include "orchestrator/base/priority.h"
 #include "orchestrator/inventory/inventory.h"
 #include "orchestrator/inventory/manifest_json.h"
 #include "orchestrator/net/http_client.h"
+#include "orchestrator/settings/settings.h"
 #include "orchestrator/sync/transfer_client.h"
 #include "orchestrator/sync/transfer_server.h"
 
@@ -171,6 +173,20 @@ std::map<std::string, Entry> FetchManifest(const std::string& url, uint64_t* fro
   return out;
 }
 
+// Pulls run at the priority a daemon's transfer workers use (sync.cpu_priority, default idle;
+// RINGRIFT_SYNC_CPU_PRIORITY overrides it here as it does for the daemon).
+void AsATransferWorker() {
+  CpuPriority p = settings::SyncSettings{}.cpu_priority;
+  if (const char* env = std::getenv("RINGRIFT_SYNC_CPU_PRIORITY")) {
+    auto parsed = ParseCpuPriority(env);
+    if (!parsed) Die("RINGRIFT_SYNC_CPU_PRIORITY", InvalidArgument(std::string("'") + env + "'"));
+    p = *parsed;
+  }
+  Status st = SetThreadCpuPriority(p);
+  if (!st.ok()) Die("cpu priority", st);
+  std::fprintf(stderr, "pulling at cpu priority %s\n", std::string(CpuPriorityName(p)).c_str());
+}
+
 sync::PullOptions Opts(inventory::Inventory* dst, const std::string& dir) {
   sync::PullOptions opt;
   opt.data_root = dir + "/ours/data";
@@ -180,6 +196,7 @@ sync::PullOptions Opts(inventory::Inventory* dst, const std::string& dir) {
 }
 
 int Big(const std::string& dir, const std::string& url) {
+  AsATransferWorker();
   auto dst = OpenInv(dir + "/ours");
   auto manifest = FetchManifest(url);
   const Entry& e = manifest.at("selfplay/big.bin");
@@ -196,6 +213,7 @@ int Big(const std::string& dir, const std::string& url) {
 }
 
 int Small(const std::string& dir, const std::string& url) {
+  AsATransferWorker();
   auto dst = OpenInv(dir + "/ours");
   auto manifest = FetchManifest(url);
   sync::BatchRequest batch{{}, {url}, kToken};

@@ -1,6 +1,7 @@
 #include "orchestrator/datasvc/data_service.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "orchestrator/base/log.h"
+#include "orchestrator/base/priority.h"
 #include "orchestrator/base/time.h"
 #include "orchestrator/sync/transfer_client.h"
 
@@ -111,8 +113,10 @@ struct DataService::Impl {
   std::unique_ptr<sync::PushReceiver> receiver;
   std::thread scanner;
   std::vector<std::thread> workers;
+  std::once_flag priority_warned;
 
   void ScanLoop() {
+    EnterBackground("rift-scan");
     bool first = true, asked = false;
     while (!stopping) {
       auto stats = inv->Scan(NowMs());
@@ -295,7 +299,20 @@ struct DataService::Impl {
     }
   }
 
+  // Names the calling thread (as `top -H` and /proc show it) and lowers its CPU priority.
+  void EnterBackground(const char* name) {
+    ::pthread_setname_np(::pthread_self(), name);
+    Status st = SetThreadCpuPriority(options.cpu_priority);
+    if (!st.ok()) {
+      std::call_once(priority_warned, [&] {
+        log::Warn("data: cannot set cpu priority " +
+                  std::string(CpuPriorityName(options.cpu_priority)) + ": " + st.message());
+      });
+    }
+  }
+
   void WorkLoop() {
+    EnterBackground("rift-transfer");
     std::unique_lock lock(mu);
     while (true) {
       work_cv.wait(lock, [this] { return stopping || !queue.empty(); });
@@ -455,6 +472,9 @@ void DataService::Start() {
   std::lock_guard lock(s.mu);
   if (s.started) return;
   s.started = true;
+  log::Info("data: scans, hashing and transfers run at cpu priority " +
+            std::string(CpuPriorityName(s.options.cpu_priority)) + " (" +
+            std::to_string(s.options.max_concurrent_transfers) + " transfer workers)");
   s.scanner = std::thread([&s] { s.ScanLoop(); });
   for (int i = 0; i < s.options.max_concurrent_transfers; ++i) {
     s.workers.emplace_back([&s] { s.WorkLoop(); });

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/base/priority.h"
 #include "orchestrator/base/status.h"
 #include "orchestrator/inventory/inventory.h"
 #include "orchestrator/sync/push.h"
@@ -41,6 +42,9 @@ struct DataOptions {
   // (checked every part_gc_interval; 0 = a quarter of the age, between 10 s and 10 min).
   std::chrono::seconds part_max_age{std::chrono::hours(24)};
   std::chrono::milliseconds part_gc_interval{0};
+  // The scanner (hashing) and the pull/push workers run at this CPU priority for their whole
+  // life, behind the control plane's threads (docs/decisions.md 10).
+  CpuPriority cpu_priority = CpuPriority::kNormal;
 };
 
 // Published into the node's snapshot (for /status and /metrics).

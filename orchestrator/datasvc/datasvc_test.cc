@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "orchestrator/datasvc/data_service.h"
 #include "orchestrator/datasvc/leader_sync.h"
@@ -59,6 +61,55 @@ TEST_F(UnlinkBeneathTest, RefusesASymlinkAndADirectoryAsTheLastComponent) {
 }
 
 using DataServiceTest = TempTree;
+
+// Scheduling policy (field 41 of /proc/self/task/TID/stat) of this process's threads named
+// `name`: SCHED_IDLE is 5, SCHED_OTHER 0.
+std::vector<int> PoliciesOf(const std::string& name) {
+  std::vector<int> out;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(e.path() / "comm"), comm);
+    if (comm != name) continue;
+    std::string stat;
+    std::getline(std::ifstream(e.path() / "stat"), stat);
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // field 3 onwards
+    std::string field;
+    for (int i = 3; i <= 41 && rest >> field; ++i) {
+    }
+    out.push_back(std::stoi(field));
+  }
+  return out;
+}
+
+TEST_F(DataServiceTest, ScannerAndTransferWorkersRunAtTheConfiguredCpuPriority) {
+  for (CpuPriority p : {CpuPriority::kIdle, CpuPriority::kNormal}) {
+    DataOptions o;
+    o.node_id = "n1";
+    o.data_root = Data();
+    o.db_path = (root_ / "state" / "inventory.db").string();
+    o.max_concurrent_transfers = 3;
+    o.cpu_priority = p;
+    auto svc = DataService::Open(o);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    (*svc)->Start();
+    const int want = p == CpuPriority::kIdle ? 5 : 0;
+    std::vector<int> transfer, scan;
+    for (int i = 0; i < 500; ++i) {  // threads name themselves when they start
+      transfer = PoliciesOf("rift-transfer");
+      scan = PoliciesOf("rift-scan");
+      if (transfer.size() == 3 && scan.size() == 1 &&
+          std::count(transfer.begin(), transfer.end(), want) == 3 && scan[0] == want) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(transfer, std::vector<int>(3, want)) << CpuPriorityName(p);
+    EXPECT_EQ(scan, std::vector<int>(1, want)) << CpuPriorityName(p);
+    // The caller's thread is left alone.
+    EXPECT_EQ(ThreadCpuPriority(), CpuPriority::kNormal);
+    (*svc)->Stop();
+  }
+}
 
 TEST_F(DataServiceTest, SubmitRefusesBadRequestsAndSkipsWhatIsHeld) {
   DataOptions o;

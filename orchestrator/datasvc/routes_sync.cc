@@ -202,6 +202,7 @@ api::HttpResponse StatusRoute(const RouteContext& c, const api::HttpRequest&) {
                     {"pushes_failed", f.pushes_failed},
                     {"bytes_sent", f.bytes_sent},
                     {"outbound_only", c.outbound_only},
+                    {"cpu_priority", CpuPriorityName(c.data->options().cpu_priority)},
                     {"push_agent", agent},
                     {"received_pushes",
                      {{"files", f.received_pushes.files_received},

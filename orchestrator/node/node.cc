@@ -114,6 +114,7 @@ datasvc::DataOptions MakeDataOptions(const settings::Settings& s) {
                               static_cast<uint64_t>(std::max(1, s.sync.max_concurrent_transfers));
   o.small_file_bytes = s.sync.small_file_bytes;
   o.part_max_age = s.sync.part_max_age;
+  o.cpu_priority = s.sync.cpu_priority;
   o.token = s.auth_token;
   return o;
 }

@@ -341,7 +341,8 @@ void ParseFileClasses(Reader& r, const YAML::Node& list, std::vector<FileClassCo
 void ParseSync(Reader& r, const YAML::Node& body, SyncSettings* sync, Layer* values) {
   static const std::vector<std::string> kKeys = {"interval_s", "quiet_period_s",
                                                  "max_concurrent_transfers", "bandwidth_limit_mbps",
-                                                 "small_file_bytes", "part_max_age_s"};
+                                                 "small_file_bytes", "part_max_age_s",
+                                                 "cpu_priority"};
   r.ForEachEntry(
       body, "sync", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
         const std::string key = "sync." + k;
@@ -359,6 +360,11 @@ void ParseSync(Reader& r, const YAML::Node& body, SyncSettings* sync, Layer* val
         } else if (k == "small_file_bytes") {
           r.Number<uint64_t>(v, key, "an integer (bytes)", 0, uint64_t{1} << 30,
                              &sync->small_file_bytes);
+        } else if (k == "cpu_priority") {
+          std::string s;
+          if (r.String(v, key, &s)) {
+            (*values)["RINGRIFT_SYNC_CPU_PRIORITY"] = Value{s, r.path(), LineOf(v), key};
+          }
         } else if (k == "part_max_age_s") {
           int s = 0;
           if (r.Number(v, key, "seconds (an integer)", 60, 365 * 86'400, &s)) {

@@ -231,6 +231,13 @@ void ResolveTimers(Resolver& r, Settings* s) {
 void ResolveDataPlane(Resolver& r, Settings* s) {
   r.Seconds("RINGRIFT_SYNC_INTERVAL_S", &s->sync.interval);
   r.Seconds("RINGRIFT_QUIET_PERIOD_S", &s->sync.quiet_period);
+  if (const Value* v = r.Find("RINGRIFT_SYNC_CPU_PRIORITY")) {
+    if (auto p = ParseCpuPriority(v->value)) {
+      s->sync.cpu_priority = *p;
+    } else {
+      r.Error(*v, "expected idle, low or normal, got '" + v->value + "'");
+    }
+  }
   const bool high = r.Fraction("RINGRIFT_CLEANUP_HIGH_WATERMARK", &s->cleanup.high_watermark);
   const bool low = r.Fraction("RINGRIFT_CLEANUP_LOW_WATERMARK", &s->cleanup.low_watermark);
   if ((high || low) && s->cleanup.low_watermark >= s->cleanup.high_watermark) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/base/priority.h"
 #include "orchestrator/base/status.h"
 #include "orchestrator/base/time.h"
 
@@ -72,6 +73,9 @@ struct SyncSettings {
   uint64_t small_file_bytes = 1u << 20;  // files up to this size travel batched
   // `.part` files untouched this long, of no transfer in progress, are removed.
   std::chrono::seconds part_max_age{std::chrono::hours(24)};
+  // CPU priority of the data service's threads (scans and hashing, pulls, pushes): they run
+  // behind the control plane and jobs (RINGRIFT_SYNC_CPU_PRIORITY; docs/decisions.md 10).
+  CpuPriority cpu_priority = CpuPriority::kIdle;
 };
 
 // `cleanup:` in distributed_hosts.yaml. Fractions of the data volume; 0 < low < high < 1.

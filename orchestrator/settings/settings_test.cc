@@ -212,6 +212,7 @@ TEST_F(SettingsTest, DataPlaneDefaultsApplyWithoutSections) {
   EXPECT_EQ(s->sync.max_concurrent_transfers, 4);
   EXPECT_EQ(s->sync.bandwidth_limit_mbps, 0);
   EXPECT_EQ(s->sync.small_file_bytes, 1u << 20);
+  EXPECT_EQ(s->sync.cpu_priority, CpuPriority::kIdle);
   EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.80);
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.70);
   EXPECT_EQ(s->cleanup.interval, std::chrono::seconds(300));
@@ -234,6 +235,7 @@ TEST_F(SettingsTest, DataPlaneSectionsAreParsed) {
       "  bandwidth_limit_mbps: 500\n"
       "  small_file_bytes: 65536\n"
       "  part_max_age_s: 3600\n"
+      "  cpu_priority: low\n"
       "cleanup:\n"
       "  high_watermark: 0.9\n"
       "  low_watermark: 0.75\n"
@@ -264,6 +266,7 @@ TEST_F(SettingsTest, DataPlaneSectionsAreParsed) {
   EXPECT_EQ(s->sync.bandwidth_limit_mbps, 500);
   EXPECT_EQ(s->sync.small_file_bytes, 65536u);
   EXPECT_EQ(s->sync.part_max_age, std::chrono::seconds(3600));
+  EXPECT_EQ(s->sync.cpu_priority, CpuPriority::kLow);
   EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.9);
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.75);
   EXPECT_EQ(s->cleanup.interval, std::chrono::seconds(60));
@@ -274,6 +277,7 @@ TEST_F(SettingsTest, DataPlaneEnvironmentOverridesTheYaml) {
   src_.env["RINGRIFT_SYNC_INTERVAL_S"] = "15";
   src_.env["RINGRIFT_QUIET_PERIOD_S"] = "5";
   src_.env["RINGRIFT_CLEANUP_HIGH_WATERMARK"] = "0.95";
+  src_.env["RINGRIFT_SYNC_CPU_PRIORITY"] = "normal";
   Conf("RINGRIFT_CLEANUP_LOW_WATERMARK=0.5\n");
   auto s = LoadIt();
   ASSERT_TRUE(s.ok()) << Dump();
@@ -282,6 +286,20 @@ TEST_F(SettingsTest, DataPlaneEnvironmentOverridesTheYaml) {
   EXPECT_EQ(s->sync.quiet_period, std::chrono::seconds(5));
   EXPECT_DOUBLE_EQ(s->cleanup.high_watermark, 0.95);
   EXPECT_DOUBLE_EQ(s->cleanup.low_watermark, 0.5);
+  EXPECT_EQ(s->sync.cpu_priority, CpuPriority::kNormal);
+}
+
+TEST_F(SettingsTest, UnknownCpuPriorityIsAnErrorWithFileLineAndKey) {
+  std::string path = Yaml("sync:\n  interval_s: 30\n  cpu_priority: background\n");
+  EXPECT_FALSE(LoadIt().ok());
+  auto errors = Errors();
+  ASSERT_EQ(errors.size(), 1u) << Dump();
+  EXPECT_EQ(errors[0].file, path);
+  EXPECT_EQ(errors[0].line, 3);
+  EXPECT_EQ(errors[0].key, "sync.cpu_priority");
+  EXPECT_NE(errors[0].message.find("expected idle, low or normal, got 'background'"),
+            std::string::npos)
+      << Dump();
 }
 
 TEST_F(SettingsTest, DataPlaneMistakesAreErrorsWithFileLineAndKey) {

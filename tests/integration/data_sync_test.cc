@@ -9,7 +9,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -158,6 +160,41 @@ class DataSyncTest : public ::testing::Test {
 };
 TempDir* DataSyncTest::dir_ = nullptr;
 Daemon* DataSyncTest::nodes_[kNodes] = {};
+
+// Thread name -> scheduling policies (field 41 of /proc/PID/task/TID/stat; SCHED_IDLE is 5).
+std::map<std::string, std::vector<int>> ThreadPolicies(pid_t pid) {
+  std::map<std::string, std::vector<int>> out;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string comm, stat, field;
+    std::getline(std::ifstream(e.path() / "comm"), comm);
+    std::getline(std::ifstream(e.path() / "stat"), stat);
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // from field 3
+    for (int i = 3; i <= 41 && rest >> field; ++i) {
+    }
+    out[comm].push_back(std::stoi(field));
+  }
+  return out;
+}
+
+TEST_F(DataSyncTest, DataWorkRunsAtIdlePriorityAndTheHttpWorkersDoNot) {
+  auto threads = ThreadPolicies(nodes_[0]->pid());
+  std::string seen;
+  for (const auto& [name, policies] : threads) {
+    seen += name + ":" + std::to_string(policies.size()) + " ";
+  }
+  ASSERT_EQ(threads["rift-scan"], std::vector<int>{5}) << seen;
+  ASSERT_GE(threads["rift-transfer"].size(), 4u) << seen;  // sync.max_concurrent_transfers
+  for (int p : threads["rift-transfer"]) EXPECT_EQ(p, 5) << seen;
+  // Everything else (HTTP workers, the ticker, the leader's sync) keeps the normal policy.
+  ASSERT_FALSE(threads["ringrift-p2p"].empty()) << seen;
+  for (const auto& [name, policies] : threads) {
+    if (name == "rift-scan" || name == "rift-transfer") continue;
+    for (int p : policies) EXPECT_EQ(p, 0) << name;
+  }
+  // /sync/status says so.
+  json status = json::parse(nodes_[0]->Request("GET", "/sync/status", kToken).body, nullptr, false);
+  EXPECT_EQ(status.value("cpu_priority", ""), "idle") << status.dump();
+}
 
 TEST_F(DataSyncTest, FilesReachTheirReplicationTargetWithIdenticalBytes) {
   std::map<std::string, std::string> files;
