@@ -1,8 +1,8 @@
 #include "orchestrator/datasvc/data_service.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -339,10 +339,10 @@ void ParseFileClasses(Reader& r, const YAML::Node& list, std::vector<FileClassCo
 // `sync:` and `cleanup:`. Keys with an environment override go to `values` as text under their
 // canonical names (the loader converts and validates them there); the rest are set directly.
 void ParseSync(Reader& r, const YAML::Node& body, SyncSettings* sync, Layer* values) {
-  static const std::vector<std::string> kKeys = {"interval_s", "quiet_period_s",
-                                                 "max_concurrent_transfers", "bandwidth_limit_mbps",
-                                                 "small_file_bytes", "part_max_age_s",
-                                                 "cpu_priority"};
+  static const std::vector<std::string> kKeys = {
+      "interval_s",           "quiet_period_s",   "max_concurrent_transfers",
+      "bandwidth_limit_mbps", "small_file_bytes", "part_max_age_s",
+      "cpu_priority"};
   r.ForEachEntry(
       body, "sync", [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
         const std::string key = "sync." + k;
