@@ -269,9 +269,18 @@ struct LeaderSync::Impl {
   std::thread thread;
   LeaderSync* owner = nullptr;
 
-  // Refreshes every alive member's manifest; returns the members fetched and the failures.
+  // Refreshes every alive or suspect member's manifest; returns the members to plan with and
+  // the failures. A member whose manifest cannot be read this round keeps its last one, marked
+  // suspect, so that its copies still count (a slow or flapping node must not make the round
+  // place extra copies); suspect members stay suspect whatever their answer.
   std::vector<MemberRef> Refresh(std::map<std::string, std::string>* errors) {
     auto members = ctx.alive_members();
+    if (ctx.suspect_members) {
+      for (auto m : ctx.suspect_members()) {
+        m.suspect = true;
+        members.push_back(std::move(m));
+      }
+    }
     std::vector<NodeCache> work(members.size());
     {
       std::lock_guard lock(mu);
@@ -302,6 +311,11 @@ struct LeaderSync::Impl {
       }
       if (!st[i].ok()) {
         (*errors)[members[i].node_id] = st[i].ToString();
+        auto c = cache.find(members[i].node_id);
+        if (c != cache.end() && c->second.cursor > 0) {  // read before: plan with that
+          ok.push_back(members[i]);
+          ok.back().suspect = true;
+        }
         continue;
       }
       auto& c = cache[members[i].node_id];
@@ -321,6 +335,7 @@ struct LeaderSync::Impl {
       v.node_id = m.node_id;
       v.url = m.url;
       v.training = ctx.training_nodes.count(m.node_id) > 0;
+      v.suspect = m.suspect;
       v.outbound_only = c.outbound_only || OutboundOnly(m);
       v.disk_total = c.disk_total;
       v.disk_free = c.disk_free;
@@ -357,13 +372,14 @@ struct LeaderSync::Impl {
   void SendHolders(const std::vector<sync::NodeView>& views, uint64_t term) {
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> who;  // path,sha
     for (const auto& v : views) {
+      if (v.suspect) continue;  // claims come from manifests read this round only
       for (const auto& [p, f] : v.files) {
         if (f.sealed && !f.sha256.empty()) who[{p, f.sha256}].push_back(v.node_id);
       }
     }
     ForEachParallel(views.size(), ctx.fetch_threads, [&](size_t i) {
       const auto& v = views[i];
-      if (v.outbound_only && v.node_id != ctx.node_id) return;
+      if (v.suspect || (v.outbound_only && v.node_id != ctx.node_id)) return;
       json list = json::array();
       for (const auto& [p, f] : v.files) {
         if (!f.sealed || f.sha256.empty()) continue;
@@ -392,7 +408,7 @@ struct LeaderSync::Impl {
     auto members = Refresh(&errors);
     uint64_t term = ctx.term();
     for (const auto& m : members) {
-      if (OutboundOnly(m)) continue;  // cannot be called
+      if (OutboundOnly(m) || m.suspect) continue;  // cannot be called (or not now)
       NodeCache c;
       {
         std::lock_guard lock(mu);

@@ -41,6 +41,9 @@ struct MemberRef {
   std::string url;
   bool outbound_only = false;
   uint64_t incarnation = 0;  // changes when the node restarts
+  // Suspected by membership, or its manifest could not be read this round: its last known
+  // files still count as copies, but it is given nothing to pull or serve (sync/planner.h).
+  bool suspect = false;
 };
 
 struct LeaderContext {
@@ -49,6 +52,8 @@ struct LeaderContext {
   std::function<bool()> has_lease;
   std::function<uint64_t()> term;
   std::function<std::vector<MemberRef>()> alive_members;  // including this node
+  // Members suspected but not yet declared dead (may be unset: none).
+  std::function<std::vector<MemberRef>()> suspect_members;
   std::set<std::string> training_nodes;                   // from hosts' roles
   std::set<std::string> outbound_only_nodes;              // hosts with nat_blocked
   std::vector<inventory::FileClass> classes;

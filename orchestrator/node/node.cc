@@ -259,6 +259,17 @@ struct Node::Impl : api::NodeApi {
     return out;
   }
 
+  std::vector<datasvc::MemberRef> SuspectMembers() const {
+    auto s = State();
+    std::vector<datasvc::MemberRef> out;
+    for (const auto& m : s->core.members) {
+      if (m.state == "suspect" && m.node_id != s->core.node_id) {
+        out.push_back({m.node_id, m.url, m.outbound_only, m.incarnation, true});
+      }
+    }
+    return out;
+  }
+
   void StartDataPlane(api::Router* r) {
     datasvc::LeaderContext lc;
     lc.node_id = settings.node_id;
@@ -266,6 +277,7 @@ struct Node::Impl : api::NodeApi {
     lc.has_lease = [this] { return HasLease(); };
     lc.term = [this] { return State()->core.term; };
     lc.alive_members = [this] { return AliveMembers(); };
+    lc.suspect_members = [this] { return SuspectMembers(); };
     std::vector<std::string> trainers = settings::TrainingNodeIds(settings);
     lc.training_nodes.insert(trainers.begin(), trainers.end());
     for (const auto& h : settings.hosts) {

@@ -2,6 +2,9 @@
 //
 // Interpretation of the contract where the view leaves room:
 //  - Only alive nodes count, as holders, sources and targets (a dead node's copy may be gone).
+//    A suspect node (alive but suspected, or whose manifest could not be read this round) still
+//    counts as a holder, so a flapping node does not cause extra copies, but is neither a source
+//    nor a target until it is plainly alive again (the next round).
 //  - The current version of a path is the sealed copy with the newest mtime (transfers keep the
 //    source's mtime), then the highest version, then the greatest sha256; a node holding any
 //    other sha256 of the path does not hold it (and may receive the current one).
@@ -110,19 +113,23 @@ class Builder {
   std::string Add(const NodeView& target, const Version& v) {
     const FileRecord& r = *v.record;
     std::vector<std::string> sources;
+    const NodeView* pusher = nullptr;
     for (const NodeView* h : v.holders) {
+      if (h->suspect) continue;
       if (!h->outbound_only) sources.push_back(h->node_id);
+      if (h->outbound_only && !pusher) pusher = h;
     }
     if (!sources.empty()) {
       plan_.pulls.push_back(Pull{target.node_id, r.path, r.sha256, r.size, std::move(sources)});
     } else if (v.holders.empty()) {
       return "no alive holder";
+    } else if (!pusher) {
+      return "its holders are suspect this round";
     } else if (target.outbound_only) {
       return "only outbound-only holders and the target " + target.node_id +
              " is outbound-only too";
     } else {
-      plan_.pushes.push_back(
-          Push{v.holders.front()->node_id, target.node_id, r.path, r.sha256, r.size});
+      plan_.pushes.push_back(Push{pusher->node_id, target.node_id, r.path, r.sha256, r.size});
     }
     planned_bytes_[target.node_id] += r.size;
     planned_count_[target.node_id] += 1;
@@ -154,7 +161,7 @@ bool WritingLocally(const std::string& path, const NodeView& n) {
 
 bool HasPullableSource(const Version& v) {
   return std::any_of(v.holders.begin(), v.holders.end(),
-                     [](const NodeView* h) { return !h->outbound_only; });
+                     [](const NodeView* h) { return !h->outbound_only && !h->suspect; });
 }
 
 }  // namespace
@@ -170,7 +177,7 @@ Plan PlanTraining(const std::vector<NodeView>& nodes, const std::vector<FileClas
   for (const auto& [path, v] : CurrentVersions(alive)) {
     if (!ClassNamed(classes, v.record->klass).training_needs_all) continue;
     for (const NodeView* t : trainers) {
-      if (Holds(v, *t) || WritingLocally(path, *t) || b.Capped(*t)) continue;
+      if (t->suspect || Holds(v, *t) || WritingLocally(path, *t) || b.Capped(*t)) continue;
       if (!b.Fits(*t, v.record->size)) {
         b.Shortfall(path, "training node " + t->node_id + " would reach its high watermark");
         continue;
@@ -203,7 +210,7 @@ Plan PlanReplication(const std::vector<NodeView>& nodes, const std::vector<FileC
           continue;
         }
         if (!pullable && n->outbound_only) continue;  // a push needs a target that accepts
-        if (b.Capped(*n)) {
+        if (b.Capped(*n) || n->suspect) {             // the next round continues
           capped = true;
           continue;
         }

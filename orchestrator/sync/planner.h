@@ -27,6 +27,9 @@ struct NodeView {
   std::string node_id;
   std::string url;
   bool alive = true;
+  // Alive but suspected, or its manifest could not be read this round (its last one is used):
+  // its copies count toward replication targets, but it is neither a source nor a target.
+  bool suspect = false;
   bool training = false;       // role nn_training/all, or chosen by GPU strength
   bool outbound_only = false;  // cannot be pulled from; pushes instead
   uint64_t disk_total = 0;     // bytes of the data volume

@@ -157,6 +157,56 @@ TEST(SyncPlannerTest, ReplicationTable) {
   }
 }
 
+// A suspect node (suspected by membership, or its manifest unreadable this round) keeps
+// counting as a holder, so a flapping node does not cause extra copies; it is neither a source
+// nor a target until it is plainly alive again.
+TEST(SyncPlannerTest, SuspectHoldersCountButAreNeitherSourcesNorTargets) {
+  {
+    // training/ wants 2 copies: n1 and the suspect n2 hold it. Nothing to do.
+    std::vector<NodeView> nodes = {Node("n1", 50), Node("n2", 60), Node("n3", 70)};
+    nodes[1].suspect = true;
+    Give(&nodes[0], File("training/t.bin", "t"));
+    Give(&nodes[1], File("training/t.bin", "t"));
+    Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+    EXPECT_TRUE(p.pulls.empty() && p.pushes.empty() && p.shortfalls.empty()) << Dump(p);
+  }
+  {
+    // models/ wants 3: held by the suspect n1 and by n2; n3 pulls from n2 only. The suspect n4
+    // has the most headroom but gets nothing, and no shortfall is reported for it.
+    std::vector<NodeView> nodes = {Node("n1", 50), Node("n2", 40), Node("n3", 30), Node("n4", 90)};
+    nodes[0].suspect = nodes[3].suspect = true;
+    Give(&nodes[0], File("models/m.pt", "m"));
+    Give(&nodes[1], File("models/m.pt", "m"));
+    Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+    ASSERT_EQ(p.pulls.size(), 1u) << Dump(p);
+    EXPECT_EQ(p.pulls[0].target, "n3");
+    EXPECT_EQ(p.pulls[0].sources, std::vector<std::string>{"n2"});
+    EXPECT_TRUE(p.shortfalls.empty()) << Dump(p);
+  }
+  {
+    // Only a suspect holder: nobody can serve it this round (a shortfall that says why).
+    std::vector<NodeView> nodes = {Node("n1", 50), Node("n2", 40)};
+    nodes[0].suspect = true;
+    Give(&nodes[0], File("training/t.bin", "t"));
+    Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+    EXPECT_TRUE(p.pulls.empty() && p.pushes.empty()) << Dump(p);
+    ASSERT_EQ(p.shortfalls.size(), 1u) << Dump(p);
+    EXPECT_NE(p.shortfalls[0].second.find("suspect"), std::string::npos) << Dump(p);
+  }
+  {
+    // An outbound-only holder that is suspect does not push; a suspect training node is not
+    // a training target.
+    std::vector<NodeView> nodes = {Node("o1", 50), Node("n2", 40), Node("t1", 60)};
+    nodes[0].outbound_only = nodes[0].suspect = true;
+    nodes[2].training = nodes[2].suspect = true;
+    Give(&nodes[0], File("selfplay/g.db", "g"));
+    Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+    EXPECT_TRUE(p.pushes.empty()) << Dump(p);
+    EXPECT_TRUE(PlanTraining(nodes, Classes(), PlanOptions{}).pulls.empty());
+    EXPECT_TRUE(PlanTraining(nodes, Classes(), PlanOptions{}).pushes.empty());
+  }
+}
+
 TEST(SyncPlannerTest, PlannedBytesCountTowardTheWatermark) {
   // n2: 100 GiB disk, 30 GiB free, watermark 0.8: 10 GiB may land. n3: 15 GiB may land.
   std::vector<NodeView> nodes = {Node("n1", 10), Node("n2", 30), Node("n3", 35)};

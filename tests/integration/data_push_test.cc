@@ -214,7 +214,7 @@ TEST_F(DataPushTest, AnOutboundOnlyNodesFilesReachTheirTargetByPushNeverByPull) 
       },
       seconds(60), milliseconds(500)))
       << Dump();
-  for (const auto& f : files) EXPECT_EQ(Copies(f), 2) << f;  // the target count, no more
+  for (const auto& f : files) EXPECT_EQ(Copies(f), 2) << f << Dump();  // the target count
   ASSERT_FALSE(plan.is_null());
   // The leader never called n4: no manifest error for it in its rounds (its manifest came with
   // its polls), and no node ever pulled from it.
