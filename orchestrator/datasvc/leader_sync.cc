@@ -269,10 +269,11 @@ struct LeaderSync::Impl {
   std::thread thread;
   LeaderSync* owner = nullptr;
 
-  // Refreshes every alive or suspect member's manifest; returns the members to plan with and
-  // the failures. A member whose manifest cannot be read this round keeps its last one, marked
-  // suspect, so that its copies still count (a slow or flapping node must not make the round
-  // place extra copies); suspect members stay suspect whatever their answer.
+  // Refreshes every alive member's manifest; returns the members to plan with and the
+  // failures. Suspect members (not called: a hung node would hold the round for the whole
+  // read timeout) and members whose manifest cannot be read this round are planned with their
+  // last manifest, marked suspect, so that their copies still count: a slow or flapping node
+  // must not make the round place extra copies.
   std::vector<MemberRef> Refresh(std::map<std::string, std::string>* errors) {
     auto members = ctx.alive_members();
     if (ctx.suspect_members) {
@@ -289,7 +290,11 @@ struct LeaderSync::Impl {
     std::vector<Status> st(members.size());
     // Outbound-only nodes cannot be called: their manifests arrive with their polls.
     ForEachParallel(members.size(), ctx.fetch_threads, [&](size_t i) {
-      if (!OutboundOnly(members[i])) st[i] = FetchManifest(members[i], ctx.token, &work[i]);
+      if (members[i].suspect) {
+        st[i] = Unavailable("suspected by membership: planned with its last manifest");
+      } else if (!OutboundOnly(members[i])) {
+        st[i] = FetchManifest(members[i], ctx.token, &work[i]);
+      }
     });
     std::vector<MemberRef> ok;
     std::lock_guard lock(mu);

@@ -4,6 +4,7 @@
 // (tokens, traversal). The leader's periodic rounds are pushed out (RINGRIFT_SYNC_INTERVAL_S)
 // so every round here is triggered explicitly. Every wait is bounded.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -418,6 +419,106 @@ TEST_F(DataSyncTest, RiftctlRunsRoundsShowsTransfersAndPlansCleanupThroughTheLea
   EXPECT_EQ(ctl({"cleanup", "--node", "n3", "--dry-run"}, &out), 0) << out;
   EXPECT_NE(out.find("n3: would delete"), std::string::npos) << out;
   EXPECT_EQ(ctl({"cleanup", "--files", "x"}, &out), 2) << out;  // --reason missing
+}
+
+// A holder that membership suspects (here: SIGSTOPped, and kept suspect for at least 8 s by
+// the suspicion timers) still counts toward the replication target: the round places no extra
+// copy on the third node, and once the holder answers again there are still exactly two.
+TEST(SuspectHolderTest, ASuspectHoldersCopyStillCountsAndNoExtraCopyIsPlaced) {
+  TempDir dir("rift-suspect-holder");
+  std::string hosts = dir.path() + "/hosts.yaml";
+  WriteFile(hosts, kNoBackgroundSelfplayYaml);
+  std::vector<std::unique_ptr<Daemon>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    DaemonOptions o;
+    o.node_id = "s" + std::to_string(i + 1);
+    o.env = {
+        {"RINGRIFT_CLUSTER_AUTH_TOKEN", kToken},     {"RINGRIFT_P2P_VOTERS", "s1,s2,s3"},
+        {"RINGRIFT_TIMER_PROFILE", "fast"},          {"RINGRIFT_SUSPICION_MIN_MS", "8000"},
+        {"RINGRIFT_SUSPICION_MAX_MS", "10000"},      {"RINGRIFT_QUIET_PERIOD_S", "1"},
+        {"RINGRIFT_SYNC_INTERVAL_S", "3600"},        {"RINGRIFT_HOSTS_FILE", hosts},
+        {"RINGRIFT_CLEANUP_HIGH_WATERMARK", "0.99"}, {"RINGRIFT_CLEANUP_LOW_WATERMARK", "0.98"}};
+    if (i > 0) o.env["COORDINATOR_URL"] = nodes[0]->url();
+    nodes.push_back(std::make_unique<Daemon>(DaemonBinary(), o, dir.path() + "/" + o.node_id));
+    std::string error;
+    ASSERT_TRUE(nodes.back()->Start(&error)) << error;
+  }
+  auto leader = [&]() -> Daemon* {
+    for (auto& n : nodes) {
+      auto s = n->Status(kToken);
+      if (s && s->role == "leader" && s->quorum && s->CountState("alive") == 2) return n.get();
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(WaitFor([&] { return leader() != nullptr; }, seconds(20)));
+  Daemon* l = leader();
+  const std::string path = "training/suspect/a.bin";
+  const std::string content(64 << 10, 's');
+  WriteFile(fs::path(l->dir()) / "data" / path, content);
+  auto holds = [&](Daemon* d) {
+    auto r = d->Request("GET", "/sync/manifest?cursor=0&limit=20000", kToken);
+    json j = json::parse(r.body, nullptr, false);
+    if (!j.is_object()) return false;
+    bool held = false;
+    for (auto& rec : j["records"]) {
+      if (rec["path"] == path) held = rec["sealed"].get<bool>() && !rec["deleted"].get<bool>();
+    }
+    return held && ReadFile(fs::path(d->dir()) / "data" / path) == content;
+  };
+  auto start = [&] {
+    auto r = l->Request("POST", "/sync/start", kToken, "{}");
+    json j = json::parse(r.body, nullptr, false);
+    return r.status == 200 && j.is_object() ? j : json();
+  };
+  Daemon* holder = nullptr;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        start();
+        for (auto& n : nodes) {
+          if (n.get() != l && holds(n.get())) holder = n.get();
+        }
+        return holder != nullptr;
+      },
+      seconds(30), milliseconds(500)));
+  Daemon* third = nullptr;
+  for (auto& n : nodes) {
+    if (n.get() != l && n.get() != holder) third = n.get();
+  }
+  ASSERT_FALSE(holds(third));
+
+  holder->Signal(SIGSTOP);
+  struct Resume {
+    Daemon* d;
+    ~Resume() { d->Signal(SIGCONT); }
+  } resume{holder};
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = l->Status(kToken);
+        const MemberInfo* m = s ? s->Find(holder->node_id()) : nullptr;
+        return m && m->state == "suspect";
+      },
+      seconds(10)));
+  json plan = start();
+  ASSERT_TRUE(plan.is_object());
+  EXPECT_TRUE(plan["pulls_per_node"].empty()) << plan.dump();
+  EXPECT_TRUE(plan["shortfalls"].empty()) << plan.dump();
+  EXPECT_TRUE(plan["errors"].contains(holder->node_id())) << plan.dump();  // said, not hidden
+  auto s = l->Status(kToken);
+  ASSERT_TRUE(s && s->Find(holder->node_id()));
+  EXPECT_EQ(s->Find(holder->node_id())->state, "suspect") << "the round outlived the suspicion";
+
+  holder->Signal(SIGCONT);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = l->Status(kToken);
+        return st && st->CountState("alive") == 2;
+      },
+      seconds(20)));
+  start();
+  std::this_thread::sleep_for(seconds(1));
+  EXPECT_TRUE(holds(l));
+  EXPECT_TRUE(holds(holder));
+  EXPECT_FALSE(holds(third));
 }
 
 }  // namespace
