@@ -48,7 +48,7 @@ Status SetThreadCpuPriority(CpuPriority p) {
     param.sched_priority = 0;
     int rc = ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param);
     if (rc != 0)
-      return Internal(std::string("sched_setscheduler(SCHED_IDLE): ") + std::strerror(rc));
+      return Internal(std::string("pthread_setschedparam(SCHED_IDLE): ") + std::strerror(rc));
     return Status::Ok();
   }
   errno = 0;
@@ -79,8 +79,8 @@ CpuPriority ThreadCpuPriority() {
 
 Status SetThreadCpuPriority(CpuPriority p) {
   if (p == CpuPriority::kNormal) return Status::Ok();
-  return {Code::kFailedPrecondition,
-          "per-thread CPU priority is implemented on Linux only; the thread keeps its priority"};
+  return FailedPrecondition(
+      "per-thread CPU priority is implemented on Linux only; the thread keeps its priority");
 }
 
 CpuPriority ThreadCpuPriority() { return CpuPriority::kNormal; }

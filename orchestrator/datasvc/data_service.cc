@@ -301,7 +301,9 @@ struct DataService::Impl {
 
   // Names the calling thread (as `top -H` and /proc show it) and lowers its CPU priority.
   void EnterBackground(const char* name) {
-    ::pthread_setname_np(::pthread_self(), name);
+#if defined(__linux__)
+    ::pthread_setname_np(::pthread_self(), name);  // (macOS has a one-argument form)
+#endif
     Status st = SetThreadCpuPriority(options.cpu_priority);
     if (!st.ok()) {
       std::call_once(priority_warned, [&] {
@@ -575,9 +577,21 @@ inventory::Inventory* DataService::inventory() const { return impl_->inv.get(); 
 const DataOptions& DataService::options() const { return impl_->options; }
 const std::vector<inventory::FileClass>& DataService::classes() const { return impl_->classes; }
 
-DataFigures DataService::Figures() const {
-  sync::PushReceiverFigures received = impl_->receiver->Figures();  // before mu: lock order
-  std::lock_guard lock(impl_->mu);
+DataFigures DataService::Figures() const { return *CollectFigures(false); }
+
+std::optional<DataFigures> DataService::TryFigures() const { return CollectFigures(true); }
+
+std::optional<DataFigures> DataService::CollectFigures(bool try_only) const {
+  // The receiver's lock first (lock order). The scanner takes it too, so the ticker's
+  // try-only call leaves received_pushes out.
+  sync::PushReceiverFigures received;
+  if (!try_only) received = impl_->receiver->Figures();
+  std::unique_lock lock(impl_->mu, std::defer_lock);
+  if (try_only) {
+    if (!lock.try_lock()) return std::nullopt;
+  } else {
+    lock.lock();
+  }
   DataFigures f = impl_->figures;
   f.received_pushes = received;
   f.transfers_queued = impl_->queue.size();

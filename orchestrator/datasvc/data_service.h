@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,11 @@ class DataService {
   const DataOptions& options() const;
   const std::vector<inventory::FileClass>& classes() const;
   DataFigures Figures() const;
+  // The same without received_pushes, or nothing if a data thread holds the service's lock
+  // right now. For the ticker:
+  // data threads may run at SCHED_IDLE, and one preempted inside the lock must not stall
+  // heartbeats (it may not run again for as long as the CPUs stay busy).
+  std::optional<DataFigures> TryFigures() const;
 
   // Queues pulls and returns at once. Files already held in that version, or already queued
   // or running, are skipped. kInvalidArgument for a bad path, sha256 or empty source list.
@@ -158,6 +164,7 @@ class DataService {
  private:
   struct Impl;
   explicit DataService(std::unique_ptr<Impl> impl);
+  std::optional<DataFigures> CollectFigures(bool try_only) const;
   std::unique_ptr<Impl> impl_;
 };
 

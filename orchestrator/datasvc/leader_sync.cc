@@ -1,5 +1,6 @@
 #include "orchestrator/datasvc/leader_sync.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -26,6 +27,11 @@ constexpr auto kPendingTtl = std::chrono::seconds(120);
 // last poll.
 constexpr auto kAssignmentTtl = std::chrono::seconds(120);
 constexpr auto kReportFresh = std::chrono::seconds(60);
+// A member that cannot be read (suspect, or its manifest request failed) is planned with its
+// last manifest for this long after that was read, and only while its incarnation is the same
+// (a restarted node may have lost its files). After that it is left out: its copies no longer
+// count, and the files it held are re-replicated.
+constexpr auto kStaleManifestTtl = std::chrono::seconds(120);
 constexpr size_t kEndedPushes = 64;
 
 struct NodeCache {
@@ -35,6 +41,8 @@ struct NodeCache {
   uint64_t disk_total = 0, disk_free = 0;
   double high_watermark = 0;  // the node's own (from its manifest); 0 = unknown
   bool outbound_only = false;
+  TimePoint read_at{};       // when the manifest was last read (fetched nodes)
+  uint64_t incarnation = 0;  // the member's incarnation then
 };
 
 Result<net::HttpResult> Call(const std::string& url, const std::string& token,
@@ -275,13 +283,12 @@ struct LeaderSync::Impl {
   // last manifest, marked suspect, so that their copies still count: a slow or flapping node
   // must not make the round place extra copies.
   std::vector<MemberRef> Refresh(std::map<std::string, std::string>* errors) {
-    auto members = ctx.alive_members();
-    if (ctx.suspect_members) {
-      for (auto m : ctx.suspect_members()) {
-        m.suspect = true;
-        members.push_back(std::move(m));
-      }
-    }
+    auto members = ctx.sync_members ? ctx.sync_members() : ctx.alive_members();
+    std::set<std::string> seen;
+    members.erase(
+        std::remove_if(members.begin(), members.end(),
+                       [&](const MemberRef& m) { return !seen.insert(m.node_id).second; }),
+        members.end());
     std::vector<NodeCache> work(members.size());
     {
       std::lock_guard lock(mu);
@@ -317,7 +324,9 @@ struct LeaderSync::Impl {
       if (!st[i].ok()) {
         (*errors)[members[i].node_id] = st[i].ToString();
         auto c = cache.find(members[i].node_id);
-        if (c != cache.end() && c->second.cursor > 0) {  // read before: plan with that
+        if (c != cache.end() && c->second.cursor > 0 &&
+            c->second.incarnation == members[i].incarnation &&
+            now - c->second.read_at <= kStaleManifestTtl) {  // plan with the last one read
           ok.push_back(members[i]);
           ok.back().suspect = true;
         }
@@ -325,6 +334,8 @@ struct LeaderSync::Impl {
       }
       auto& c = cache[members[i].node_id];
       if (work[i].cursor >= c.cursor) c = std::move(work[i]);
+      c.read_at = now;
+      c.incarnation = members[i].incarnation;
       ok.push_back(members[i]);
     }
     return ok;
@@ -377,7 +388,7 @@ struct LeaderSync::Impl {
   void SendHolders(const std::vector<sync::NodeView>& views, uint64_t term) {
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> who;  // path,sha
     for (const auto& v : views) {
-      if (v.suspect) continue;  // claims come from manifests read this round only
+      if (v.suspect) continue;  // no claims from a manifest that could not be read this round
       for (const auto& [p, f] : v.files) {
         if (f.sealed && !f.sha256.empty()) who[{p, f.sha256}].push_back(v.node_id);
       }

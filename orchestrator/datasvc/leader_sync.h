@@ -52,8 +52,9 @@ struct LeaderContext {
   std::function<bool()> has_lease;
   std::function<uint64_t()> term;
   std::function<std::vector<MemberRef>()> alive_members;  // including this node
-  // Members suspected but not yet declared dead (may be unset: none).
-  std::function<std::vector<MemberRef>()> suspect_members;
+  // Alive members and, flagged `suspect`, those suspected but not yet declared dead, from one
+  // membership snapshot. Unset: alive_members().
+  std::function<std::vector<MemberRef>()> sync_members;
   std::set<std::string> training_nodes;                   // from hosts' roles
   std::set<std::string> outbound_only_nodes;              // hosts with nat_blocked
   std::vector<inventory::FileClass> classes;

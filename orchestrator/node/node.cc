@@ -183,8 +183,15 @@ struct Node::Impl : api::NodeApi {
     next->core = std::move(snap);
     next->system = system;
     next->jobs = running_jobs;
-    if (data) {
-      datasvc::DataFigures f = data->Figures();
+    std::optional<datasvc::DataFigures> figures;
+    if (data) figures = data->TryFigures();
+    if (data && !figures) {
+      // A data thread holds the data service's lock: keep the last figures (data threads may
+      // run at SCHED_IDLE; the ticker never waits for them).
+      std::lock_guard lock(state_mu);
+      if (state) next->data = state->data;
+    } else if (figures) {
+      const datasvc::DataFigures& f = *figures;
       next->data = {f.files,
                     f.sealed,
                     f.bytes,
@@ -259,12 +266,15 @@ struct Node::Impl : api::NodeApi {
     return out;
   }
 
-  std::vector<datasvc::MemberRef> SuspectMembers() const {
+  // Alive members, then suspect ones (flagged), from one snapshot.
+  std::vector<datasvc::MemberRef> SyncMembers() const {
     auto s = State();
-    std::vector<datasvc::MemberRef> out;
+    std::vector<datasvc::MemberRef> out{
+        {s->core.node_id, s->core.url, settings.outbound_only, s->core.incarnation}};
     for (const auto& m : s->core.members) {
-      if (m.state == "suspect" && m.node_id != s->core.node_id) {
-        out.push_back({m.node_id, m.url, m.outbound_only, m.incarnation, true});
+      if (m.node_id == s->core.node_id) continue;
+      if (m.state == "alive" || m.state == "suspect") {
+        out.push_back({m.node_id, m.url, m.outbound_only, m.incarnation, m.state == "suspect"});
       }
     }
     return out;
@@ -277,7 +287,7 @@ struct Node::Impl : api::NodeApi {
     lc.has_lease = [this] { return HasLease(); };
     lc.term = [this] { return State()->core.term; };
     lc.alive_members = [this] { return AliveMembers(); };
-    lc.suspect_members = [this] { return SuspectMembers(); };
+    lc.sync_members = [this] { return SyncMembers(); };
     std::vector<std::string> trainers = settings::TrainingNodeIds(settings);
     lc.training_nodes.insert(trainers.begin(), trainers.end());
     for (const auto& h : settings.hosts) {

@@ -10,8 +10,8 @@
 //    other sha256 of the path does not hold it (and may receive the current one).
 //  - Sources best first: the origin (the holder whose copy is oldest by mtime: received copies
 //    that did not keep the mtime are younger), then by node id. Outbound-only holders are never
-//    sources; when they are the only holders, the first of them pushes instead, which needs a
-//    target that accepts connections (not outbound-only).
+//    sources; when they are the only holders, the first of them that is not suspect pushes
+//    instead, which needs a target that accepts connections (not outbound-only).
 //  - A target must stay below its high watermark after the copy lands:
 //      used + planned + size < high_watermark * total  (a node reporting total 0 is ineligible).
 //  - A target that reached max_pulls_per_node (pulls + pushes) is skipped this round without a
@@ -201,7 +201,7 @@ Plan PlanReplication(const std::vector<NodeView>& nodes, const std::vector<FileC
     const bool pullable = HasPullableSource(v);
     std::vector<const NodeView*> chosen;
     bool capped = false;
-    int full = 0;
+    int full = 0, suspect = 0;
     while (missing > 0) {
       const NodeView* best = nullptr;
       for (const NodeView* n : alive) {
@@ -210,7 +210,11 @@ Plan PlanReplication(const std::vector<NodeView>& nodes, const std::vector<FileC
           continue;
         }
         if (!pullable && n->outbound_only) continue;  // a push needs a target that accepts
-        if (b.Capped(*n) || n->suspect) {             // the next round continues
+        if (n->suspect) {                             // not a target this round
+          ++suspect;
+          continue;
+        }
+        if (b.Capped(*n)) {
           capped = true;
           continue;
         }
@@ -230,14 +234,21 @@ Plan PlanReplication(const std::vector<NodeView>& nodes, const std::vector<FileC
         break;
       }
       --missing;
-      full = 0;
+      full = suspect = 0;
     }
     if (missing > 0 && !capped) {
       std::string reason = "class " + cls.name + " wants " + std::to_string(cls.replication) +
                            " copies; " + std::to_string(have + chosen.size()) +
                            " possible (no other eligible node";
       if (full > 0) reason += "; " + std::to_string(full) + " at their high watermark";
-      if (!pullable) reason += "; only outbound-only holders, which must push";
+      if (suspect > 0) reason += "; " + std::to_string(suspect) + " suspect this round";
+      if (!pullable) {
+        const bool pusher = std::any_of(v.holders.begin(), v.holders.end(), [](const NodeView* h) {
+          return h->outbound_only && !h->suspect;
+        });
+        reason += pusher ? "; only outbound-only holders, which must push"
+                         : "; no holder that is not suspect can send it";
+      }
       b.Shortfall(path, reason + ")");
     }
   }

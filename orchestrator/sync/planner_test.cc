@@ -194,16 +194,35 @@ TEST(SyncPlannerTest, SuspectHoldersCountButAreNeitherSourcesNorTargets) {
     EXPECT_NE(p.shortfalls[0].second.find("suspect"), std::string::npos) << Dump(p);
   }
   {
-    // An outbound-only holder that is suspect does not push; a suspect training node is not
-    // a training target.
-    std::vector<NodeView> nodes = {Node("o1", 50), Node("n2", 40), Node("t1", 60)};
+    // An outbound-only holder that is suspect does not push (a shortfall says why).
+    std::vector<NodeView> nodes = {Node("o1", 50), Node("n2", 40)};
     nodes[0].outbound_only = nodes[0].suspect = true;
-    nodes[2].training = nodes[2].suspect = true;
     Give(&nodes[0], File("selfplay/g.db", "g"));
     Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
-    EXPECT_TRUE(p.pushes.empty()) << Dump(p);
-    EXPECT_TRUE(PlanTraining(nodes, Classes(), PlanOptions{}).pulls.empty());
-    EXPECT_TRUE(PlanTraining(nodes, Classes(), PlanOptions{}).pushes.empty());
+    EXPECT_TRUE(p.pushes.empty() && p.pulls.empty()) << Dump(p);
+    ASSERT_EQ(p.shortfalls.size(), 1u) << Dump(p);
+    EXPECT_NE(p.shortfalls[0].second.find("suspect"), std::string::npos) << Dump(p);
+  }
+  {
+    // A suspect training node is not a training target; the plain one is.
+    std::vector<NodeView> nodes = {Node("n1", 50), Node("t1", 60), Node("t2", 60)};
+    nodes[1].training = nodes[2].training = true;
+    nodes[1].suspect = true;
+    Give(&nodes[0], File("selfplay/g.db", "g"));
+    Plan p = PlanTraining(nodes, Classes(), PlanOptions{});
+    EXPECT_EQ(Targets(p), std::vector<std::string>{"t2"}) << Dump(p);
+  }
+  {
+    // A suspect candidate does not hide a shortfall: the only other node is full.
+    std::vector<NodeView> nodes = {Node("n1", 50), Node("n2", 90), Node("n3", 5)};
+    nodes[1].suspect = true;
+    Give(&nodes[0], File("training/t.bin", "t"));
+    Plan p = PlanReplication(nodes, Classes(), PlanOptions{});
+    EXPECT_TRUE(p.pulls.empty()) << Dump(p);
+    ASSERT_EQ(p.shortfalls.size(), 1u) << Dump(p);
+    EXPECT_NE(p.shortfalls[0].second.find("1 at their high watermark; 1 suspect"),
+              std::string::npos)
+        << Dump(p);
   }
 }
 
