@@ -115,6 +115,8 @@ struct DataService::Impl {
   std::vector<std::thread> workers;
   std::once_flag priority_warned;
 
+  DataFigures FiguresLocked() const;  // mu held
+
   void ScanLoop() {
     EnterBackground("rift-scan");
     bool first = true, asked = false;
@@ -577,25 +579,25 @@ inventory::Inventory* DataService::inventory() const { return impl_->inv.get(); 
 const DataOptions& DataService::options() const { return impl_->options; }
 const std::vector<inventory::FileClass>& DataService::classes() const { return impl_->classes; }
 
-DataFigures DataService::Figures() const { return *CollectFigures(false); }
-
-std::optional<DataFigures> DataService::TryFigures() const { return CollectFigures(true); }
-
-std::optional<DataFigures> DataService::CollectFigures(bool try_only) const {
-  // The receiver's lock first (lock order). The scanner takes it too, so the ticker's
-  // try-only call leaves received_pushes out.
-  sync::PushReceiverFigures received;
-  if (!try_only) received = impl_->receiver->Figures();
-  std::unique_lock lock(impl_->mu, std::defer_lock);
-  if (try_only) {
-    if (!lock.try_lock()) return std::nullopt;
-  } else {
-    lock.lock();
-  }
-  DataFigures f = impl_->figures;
+DataFigures DataService::Figures() const {
+  sync::PushReceiverFigures received = impl_->receiver->Figures();  // before mu: lock order
+  std::lock_guard lock(impl_->mu);
+  DataFigures f = impl_->FiguresLocked();
   f.received_pushes = received;
-  f.transfers_queued = impl_->queue.size();
-  f.transfers_active = impl_->active.size() - std::min(impl_->active.size(), f.transfers_queued);
+  return f;
+}
+
+std::optional<DataFigures> DataService::TryFigures() const {
+  // Without received_pushes: the scanner takes the receiver's lock too.
+  std::unique_lock lock(impl_->mu, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  return impl_->FiguresLocked();
+}
+
+DataFigures DataService::Impl::FiguresLocked() const {
+  DataFigures f = figures;
+  f.transfers_queued = queue.size();
+  f.transfers_active = active.size() - std::min(active.size(), f.transfers_queued);
   return f;
 }
 

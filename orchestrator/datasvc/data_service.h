@@ -164,7 +164,6 @@ class DataService {
  private:
   struct Impl;
   explicit DataService(std::unique_ptr<Impl> impl);
-  std::optional<DataFigures> CollectFigures(bool try_only) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,5 @@
 #include "orchestrator/datasvc/leader_sync.h"
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -284,11 +283,6 @@ struct LeaderSync::Impl {
   // must not make the round place extra copies.
   std::vector<MemberRef> Refresh(std::map<std::string, std::string>* errors) {
     auto members = ctx.sync_members ? ctx.sync_members() : ctx.alive_members();
-    std::set<std::string> seen;
-    members.erase(
-        std::remove_if(members.begin(), members.end(),
-                       [&](const MemberRef& m) { return !seen.insert(m.node_id).second; }),
-        members.end());
     std::vector<NodeCache> work(members.size());
     {
       std::lock_guard lock(mu);

@@ -183,14 +183,12 @@ struct Node::Impl : api::NodeApi {
     next->core = std::move(snap);
     next->system = system;
     next->jobs = running_jobs;
-    std::optional<datasvc::DataFigures> figures;
-    if (data) figures = data->TryFigures();
-    if (data && !figures) {
-      // A data thread holds the data service's lock: keep the last figures (data threads may
-      // run at SCHED_IDLE; the ticker never waits for them).
+    // Never waits for a data thread (they may run at SCHED_IDLE): if one holds the data
+    // service's lock, the last figures stay.
+    if (auto figures = data ? data->TryFigures() : std::nullopt; !figures) {
       std::lock_guard lock(state_mu);
       if (state) next->data = state->data;
-    } else if (figures) {
+    } else {
       const datasvc::DataFigures& f = *figures;
       next->data = {f.files,
                     f.sealed,
@@ -255,18 +253,12 @@ struct Node::Impl : api::NodeApi {
 
   // Alive members (this node included) for the leader's sync rounds, from the snapshot.
   std::vector<datasvc::MemberRef> AliveMembers() const {
-    auto s = State();
-    std::vector<datasvc::MemberRef> out{
-        {s->core.node_id, s->core.url, settings.outbound_only, s->core.incarnation}};
-    for (const auto& m : s->core.members) {
-      if (m.state == "alive" && m.node_id != s->core.node_id) {
-        out.push_back({m.node_id, m.url, m.outbound_only, m.incarnation});
-      }
-    }
+    auto out = SyncMembers();
+    std::erase_if(out, [](const datasvc::MemberRef& m) { return m.suspect; });
     return out;
   }
 
-  // Alive members, then suspect ones (flagged), from one snapshot.
+  // Alive and suspect members (flagged), this node included, from one snapshot.
   std::vector<datasvc::MemberRef> SyncMembers() const {
     auto s = State();
     std::vector<datasvc::MemberRef> out{
